@@ -1,0 +1,41 @@
+# One entry point for tooling. Each target that needs the environment builds it when missing,
+# so `make bench` and `make test` each work alone on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test test-slow lint bench perf clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[servers,dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m 'not slow' -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check loadgen tests benchmarks targets
+	$(BIN)/mypy
+
+# Until the bench matrix exists: one short open-loop run of the raw ASGI target on uvicorn,
+# server and generator on disjoint cores.
+bench: $(STAMP)
+	mkdir -p results
+	$(BIN)/loadgen run /plaintext --target raw --server uvicorn --rate 2000 --duration 10s \
+		--json results/bench.json --hlog results/bench.hlog
+
+# The toolkit's own performance: loadgen against wrk on nginx, and memory over run length.
+perf: $(STAMP)
+	$(BIN)/python benchmarks/engine_vs_wrk.py
+	$(BIN)/python benchmarks/memory.py
+
+clean:
+	rm -rf $(VENV) results/*.json results/*.hlog results/*.log

@@ -1,0 +1,136 @@
+"""The `loadgen` command: arguments in, typed configuration to the library, text out.
+
+Every user error ends as one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from loadgen import cpus, servers
+from loadgen.errors import LoadgenError
+from loadgen.profile import LoadProfile, parse_duration, parse_stages
+from loadgen.request import Endpoint, get_template, parse_url
+from loadgen.result import RunResult
+from loadgen.runner import Placement, run_load
+from loadgen.summary import Progress, render
+
+EXIT_USAGE = 2
+
+
+@click.group()
+@click.version_option(package_name="loadgen")
+def cli() -> None:
+    """Load testing and latency profiling for Python ASGI stacks."""
+
+
+def build_profile(connections: int, rate: float | None, stages: str | None, arrival: str,
+                  duration: str | None, warmup: str, timeout: str, processes: int,
+                  seed: int) -> LoadProfile:
+    """The load profile from the command line's words."""
+    common: dict[str, object] = dict(
+        connections=connections, arrival=arrival, warmup_s=parse_duration(warmup),
+        timeout_s=parse_duration(timeout), processes=processes, seed=seed,
+    )
+    if rate is not None and stages is not None:
+        raise LoadgenError("--rate and --stages cannot be used together: "
+                           "stages set their own rates")
+    if stages is not None:
+        if duration is not None:
+            raise LoadgenError("--duration and --stages cannot be used together: "
+                               "the stages' durations add up to the run's")
+        return LoadProfile.staged(parse_stages(stages), **common)
+    duration_s = parse_duration(duration or "10s")
+    if rate is not None:
+        return LoadProfile.constant(rate, duration_s, **common)
+    return LoadProfile(duration_s=duration_s, **common)  # type: ignore[arg-type]
+
+
+@cli.command()
+@click.argument("url", required=False)
+@click.option("-c", "--connections", type=int, default=64, show_default=True,
+              help="Connections (open loop: the most in use at once).")
+@click.option("--rate", type=float, help="Open loop at this many requests per second.")
+@click.option("--stages", help="Open loop through stages 'duration:rate,...', ramping linearly.")
+@click.option("--arrival", type=click.Choice(["constant", "poisson"]), default="constant",
+              show_default=True, help="Spacing of open-loop requests.")
+@click.option("-d", "--duration", help="Measured time, e.g. 10s, 500ms, 2m.  [default: 10s]")
+@click.option("--warmup", default="1s", show_default=True, help="Unmeasured time first.")
+@click.option("--timeout", default="5s", show_default=True, help="Per-request time-out.")
+@click.option("-p", "--processes", type=int, default=1, show_default=True,
+              help="Worker processes, each on its own core.")
+@click.option("--cpus", "cpu_list", help="Cores for the generator, e.g. 1 or 2-3.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for Poisson arrivals.")
+@click.option("--target", help="Start this app from targets/ and load it (URL is then a path).")
+@click.option("--server", default="uvicorn", show_default=True, help="Server for --target.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the result.")
+@click.option("--hlog", "hlog_path", type=click.Path(path_type=Path),
+              help="Write per-second histograms in the HdrHistogram log format.")
+def run(url: str | None, connections: int, rate: float | None, stages: str | None,
+        arrival: str, duration: str | None, warmup: str, timeout: str, processes: int,
+        cpu_list: str | None, seed: int, target: str | None, server: str,
+        json_path: Path | None, hlog_path: Path | None) -> None:
+    """Load URL (or a target loadgen starts) and report latency and throughput."""
+    profile = build_profile(connections, rate, stages, arrival, duration, warmup, timeout,
+                            processes, seed)
+    server_cores, generator_cores = cpus.split(processes)
+    if cpu_list is not None:
+        generator_cores = cpus.parse(cpu_list)
+        server_cores = tuple(c for c in cpus.available() if c not in generator_cores) \
+            or generator_cores
+    if target is None:
+        if url is None:
+            raise LoadgenError("give a URL to load, or --target to start one")
+        endpoint, path = parse_url(url)
+        result = _load(endpoint, path, profile, Placement(generator_cores), url)
+    else:
+        path = url or "/plaintext"
+        if not path.startswith("/"):
+            raise LoadgenError(f"with --target, give a path such as /plaintext, not {path!r}")
+        spec = servers.ServerSpec(
+            server, servers.target_app(target), cpus=server_cores,
+            log_path=json_path.with_suffix(".server.log") if json_path else None,
+        )
+        with servers.RunningServer(spec) as running:
+            label = f"{target} on {server} http://{running.endpoint.authority}{path}"
+            result = _load(running.endpoint, path, profile,
+                           Placement(generator_cores, server_cores), label)
+    click.echo(render(result))
+    if json_path is not None:
+        result.write_json(json_path)
+        click.echo(f"wrote {json_path}")
+    if hlog_path is not None:
+        result.write_hlog(hlog_path)
+        click.echo(f"wrote {hlog_path}")
+
+
+def _load(endpoint: Endpoint, path: str, profile: LoadProfile, placement: Placement,
+          label: str) -> RunResult:
+    progress = Progress(sys.stdout) if sys.stdout.isatty() else None
+    try:
+        return run_load(endpoint, (get_template(endpoint, path),), profile, placement,
+                        progress, label)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def main() -> None:
+    """Console entry point: user errors become one line and exit code 2."""
+    try:
+        cli.main(standalone_mode=False, prog_name="loadgen")
+    except LoadgenError as exc:
+        click.echo(f"loadgen: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as exc:
+        click.echo(f"loadgen: error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        click.echo(f"loadgen: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("loadgen: aborted", err=True)
+        sys.exit(130)

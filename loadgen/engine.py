@@ -1,0 +1,511 @@
+"""The worker unit: one process, one event loop, a share of the connections and of the schedule.
+
+The hot path is an `asyncio.Protocol` per connection with httptools parsing the responses and
+pre-encoded request bytes written as they are. Per response it reads the clock once and appends
+three integers to arrays; everything else (histograms, status counts) happens once per second in
+`_flush`. Timeouts are found by a sweep every 100 ms rather than a timer per request.
+
+Open loop: every request has an intended send time from the schedule. Requests that are due while
+every connection is busy wait (the schedule cursor lags behind the clock, so the queue costs no
+memory) and the wait counts in corrected latency. Closed loop: each connection sends its next
+request as soon as the previous response is complete, so intended and actual send times agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import time
+from array import array
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from time import perf_counter_ns
+
+from httptools import HttpParserError, HttpResponseParser
+
+from loadgen import histogram
+from loadgen.errors import LoadgenError
+from loadgen.profile import LoadProfile
+from loadgen.request import Endpoint, RequestTemplate
+from loadgen.schedule import NS, Share, intended_times
+
+SWEEP_S = 0.1
+INTERVAL_NS = NS
+RECONNECT_BACKOFF_S = 0.05
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """What one worker does: its share of the connections and of the schedule."""
+
+    endpoint: Endpoint
+    templates: tuple[RequestTemplate, ...]
+    profile: LoadProfile
+    connections: int
+    share: Share = field(default_factory=Share)
+
+
+@dataclass
+class KindResult:
+    """Encoded histograms (µs) and counters of one request kind."""
+
+    corrected: str
+    uncorrected: str
+    send_lag: str
+    status: dict[int, int]
+    errors: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One second of the measured window, all request kinds together."""
+
+    index: int
+    requests: int
+    corrected: str
+    uncorrected: str
+
+
+@dataclass
+class WorkerResult:
+    """Everything a worker measured, in a form that pickles and merges exactly."""
+
+    share: Share
+    start_epoch_s: float
+    measured_s: float
+    kinds: dict[str, KindResult]
+    intervals: list[Interval]
+    errors: dict[str, int]
+    intended: int
+    sent: int
+    unsent: int
+    waited: int
+    reconnects: int
+    generator_lag: str
+    cpu_s: float
+    interrupted: bool
+    cpus: tuple[int, ...] = field(default=())
+
+
+class _Recorder:
+    """Raw values of one request kind since the last flush; appended to on the hot path."""
+
+    __slots__ = ("corrected", "errors", "status", "uncorrected")
+
+    def __init__(self) -> None:
+        self.corrected = array("q")
+        self.uncorrected = array("q")
+        self.status = array("i")
+        self.errors: Counter[str] = Counter()
+
+    def take(self) -> tuple[array[int], array[int], array[int]]:
+        taken = self.corrected, self.uncorrected, self.status
+        self.corrected, self.uncorrected, self.status = array("q"), array("q"), array("i")
+        return taken
+
+    def clear(self) -> None:
+        del self.corrected[:], self.uncorrected[:], self.status[:]
+        self.errors.clear()
+
+
+class _KindTotals:
+    """The measured histograms of one request kind: the whole window and the current second."""
+
+    def __init__(self) -> None:
+        self.corrected = histogram.new_histogram()
+        self.uncorrected = histogram.new_histogram()
+        self.send_lag = histogram.new_histogram()
+        self.status: Counter[int] = Counter()
+        self.interval_corrected = histogram.new_histogram()
+        self.interval_uncorrected = histogram.new_histogram()
+
+    def fold(self, rec: _Recorder) -> None:
+        corrected, uncorrected, status = rec.take()
+        histogram.record_all(self.interval_corrected, corrected)
+        histogram.record_all(self.interval_uncorrected, uncorrected)
+        histogram.record_all(self.send_lag, map(int.__sub__, corrected, uncorrected))
+        self.status.update(status)
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection with at most one request in flight."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.transport: asyncio.Transport | None = None
+        self.parser: HttpResponseParser | None = None
+        self.rec: _Recorder | None = None  # the in-flight request's recorder; None when idle
+        self.intended = 0
+        self.sent = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.parser = HttpResponseParser(self)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)  # type: ignore[union-attr]
+        except HttpParserError:
+            self.worker.fail(self, "parse")
+
+    def on_message_complete(self) -> None:
+        now = perf_counter_ns()
+        rec = self.rec
+        if rec is None:  # a response nobody asked for
+            self.worker.fail(self, "parse")
+            return
+        parser = self.parser
+        rec.corrected.append((now - self.intended) // 1000)
+        rec.uncorrected.append((now - self.sent) // 1000)
+        rec.status.append(parser.get_status_code())  # type: ignore[union-attr]
+        self.rec = None
+        if parser.should_keep_alive():  # type: ignore[union-attr]
+            self.worker.on_free(self, now)
+        else:
+            self.transport.close()  # type: ignore[union-attr]  # reconnects in connection_lost
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.worker.on_lost(self)
+
+    def send(self, rec: _Recorder, data: bytes, intended: int, now: int) -> None:
+        self.rec = rec
+        self.intended = intended
+        self.sent = now
+        self.transport.write(data)  # type: ignore[union-attr]
+
+
+StartGate = Callable[[], Awaitable[float]]
+IntervalSink = Callable[[Interval], None]
+
+
+async def _start_now() -> float:
+    return time.time()
+
+
+class Worker:
+    """Runs one plan on the running event loop; `run` returns its result."""
+
+    def __init__(
+        self,
+        plan: WorkerPlan,
+        on_interval: IntervalSink | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.plan = plan
+        profile = plan.profile
+        self._open = profile.open_loop
+        self._timeout_ns = int(profile.timeout_s * NS)
+        self._on_interval = on_interval
+        self._should_stop = should_stop
+        kinds = dict.fromkeys(t.kind for t in plan.templates)
+        self._recorders = {kind: _Recorder() for kind in kinds}
+        self._warm = {kind: _Recorder() for kind in kinds}
+        self._totals = {kind: _KindTotals() for kind in kinds}
+        self._next_template = itertools.cycle(
+            [(t.data, self._recorders[t.kind], self._warm[t.kind]) for t in plan.templates]
+        ).__next__
+        self._conns = [_Connection(self) for _ in range(plan.connections)]
+        self._idle: list[_Connection] = []
+        self._errors: Counter[str] = Counter()
+        self._gen_lag = array("q")
+        self._gen_lag_hist = histogram.new_histogram()
+        self._intervals: list[Interval] = []
+        self._sent = self._unsent = self._waited = self._reconnects = 0
+        self._intended = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._interrupted = False
+        self._interval_index = 0
+        self._cpu0: float | None = None
+        self._end_ns = 0
+        self._available_since = 0
+
+    # -- the run ---------------------------------------------------------------------------
+
+    async def run(self, start_gate: StartGate = _start_now) -> WorkerResult:
+        """Connect, wait for the gate's start instant, load, drain, and return the result."""
+        self._loop = asyncio.get_running_loop()
+        await self._connect_all()
+        start_epoch = await start_gate()
+        await asyncio.sleep(max(0.0, start_epoch - time.time()))
+        profile = self.plan.profile
+        self._start_ns = perf_counter_ns()
+        self._warm_end_ns = self._start_ns + int(profile.warmup_s * NS)
+        self._end_ns = self._warm_end_ns + int(profile.duration_s * NS)
+        if self._interrupted:  # stopped while connecting
+            self._end_ns = self._start_ns
+        self._done = self._loop.create_future()
+        self._loop.call_later(SWEEP_S, self._sweep)
+        self._loop.call_at(self._loop_time(self._warm_end_ns), self._begin_measuring)
+        self._flush_timer = self._loop.call_at(
+            self._loop_time(self._warm_end_ns + INTERVAL_NS), self._flush)
+        if self._open:
+            self._times = iter(intended_times(profile, self.plan.share))
+            self._next_t: int | None = 0
+            self._advance()
+            self._idle = list(self._conns)
+            self._available_since = self._start_ns
+            self._tick()
+        else:
+            for conn in self._conns:
+                self.on_free(conn, self._start_ns)
+        await self._done
+        return self._result(start_epoch)
+
+    async def _connect_all(self) -> None:
+        endpoint = self.plan.endpoint
+        try:
+            await asyncio.gather(*(self._connect(conn) for conn in self._conns))
+        except OSError as exc:
+            for conn in self._conns:
+                if conn.transport is not None:
+                    conn.transport.abort()
+            reason = exc.strerror or str(exc)
+            raise LoadgenError(f"cannot connect to {endpoint.authority}: {reason}") from None
+
+    def _loop_time(self, ns: int) -> float:
+        """The event loop's clock at perf_counter time `ns`."""
+        return self._loop.time() + (ns - perf_counter_ns()) / NS
+
+    def stop(self) -> None:
+        """End the window now (Ctrl-C): nothing new is scheduled, due and in-flight requests
+        still complete within the drain, and the result is marked interrupted."""
+        if self._done is None:
+            self._interrupted = True
+            return
+        now = perf_counter_ns()
+        if now < self._end_ns:
+            self._interrupted = True
+            self._end_ns = now
+            if self._open and self._next_t is not None and self._next_t >= now:
+                self._next_t = None
+            self._maybe_done()
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def _dispatch(self, conn: _Connection, intended: int, now: int, free: int) -> None:
+        """Send the next request on `conn`; a connection has been free since `free`."""
+        data, rec, warm = self._next_template()
+        if intended >= self._warm_end_ns:
+            self._sent += 1
+            if self._open:
+                # The generator's own lateness: time since the request was due and a connection
+                # was free. Waiting for a busy connection is the server's doing, not ours.
+                self._gen_lag.append((now - (intended if intended > free else free)) // 1000)
+                if free > intended:
+                    self._waited += 1
+        else:
+            rec = warm
+        conn.send(rec, data, intended, now)
+
+    def _advance(self) -> None:
+        """Move the schedule cursor to the next intended send time inside the window."""
+        t = next(self._times, None)
+        if t is None or self._start_ns + t >= self._end_ns:
+            self._next_t = None
+            return
+        self._next_t = self._start_ns + t
+        if self._next_t >= self._warm_end_ns:
+            self._intended += 1
+
+    def _tick(self) -> None:
+        self._timer = None
+        now = perf_counter_ns()
+        idle = self._idle
+        while idle and self._next_t is not None and self._next_t <= now:
+            self._dispatch(idle.pop(), self._next_t, now, self._available_since)
+            self._advance()
+        self._arm(now)
+        self._maybe_done()
+
+    def _arm(self, now: int) -> None:
+        if self._timer is None and self._idle and self._next_t is not None:
+            # The loop's timers have millisecond resolution: round up so a tick never fires
+            # before the request is due, and report the lateness as send lag.
+            delay_ms = max(1, math.ceil((self._next_t - now) / 1_000_000))
+            self._timer = self._loop.call_later(delay_ms / 1000, self._tick)
+
+    def on_free(self, conn: _Connection, now: int) -> None:
+        if self._open:
+            next_t = self._next_t
+            if next_t is not None and next_t <= now:
+                # With idle connections about, one was free before this one.
+                free = self._available_since if self._idle else now
+                self._dispatch(conn, next_t, now, free)
+                self._advance()
+                return
+            if not self._idle:
+                self._available_since = now
+            self._idle.append(conn)
+            self._arm(now)
+        elif now < self._end_ns:
+            self._dispatch(conn, now, now, now)
+            return
+        else:
+            self._idle.append(conn)
+        self._maybe_done()
+
+    # -- failures ------------------------------------------------------------------------------
+
+    def fail(self, conn: _Connection, kind: str) -> None:
+        """Count the in-flight request as failed and drop the connection (it reconnects)."""
+        self._count_error(conn, kind)
+        if conn.transport is not None:
+            conn.transport.abort()
+
+    def _count_error(self, conn: _Connection, kind: str) -> None:
+        if conn.rec is not None:
+            conn.rec.errors[kind] += 1
+            if conn.intended >= self._warm_end_ns:
+                self._errors[kind] += 1
+            conn.rec = None
+
+    def on_lost(self, conn: _Connection) -> None:
+        self._count_error(conn, "reset")
+        if conn in self._idle:
+            self._idle.remove(conn)
+        if not self._finished():
+            self._reconnects += 1
+            self._loop.create_task(self._reconnect(conn))
+        self._maybe_done()
+
+    async def _connect(self, conn: _Connection) -> None:
+        endpoint = self.plan.endpoint
+        await self._loop.create_connection(lambda: conn, endpoint.host, endpoint.port)
+
+    async def _reconnect(self, conn: _Connection) -> None:
+        while not self._finished():
+            try:
+                await self._connect(conn)
+            except OSError:
+                if perf_counter_ns() >= self._warm_end_ns:
+                    self._errors["connect"] += 1
+                await asyncio.sleep(RECONNECT_BACKOFF_S)
+                continue
+            self.on_free(conn, perf_counter_ns())
+            return
+
+    # -- time-driven housekeeping --------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        """Every 100 ms: time out slow requests, drop warm-up values, honour a stop request."""
+        if self._finished():
+            return
+        now = perf_counter_ns()
+        if self._should_stop is not None and self._should_stop():
+            self.stop()
+        self._maybe_done()
+        for conn in self._conns:
+            if conn.rec is not None and now - conn.sent > self._timeout_ns:
+                self.fail(conn, "timeout")
+        for rec in self._warm.values():
+            rec.clear()
+        self._fold()
+        if now >= self._end_ns + self._timeout_ns:
+            self._finish()  # the drain is over whatever is still queued or in flight
+            return
+        self._loop.call_later(SWEEP_S, self._sweep)
+
+    def _begin_measuring(self) -> None:
+        self._cpu0 = time.process_time()
+
+    def _fold(self) -> None:
+        """Fold raw values into the current second's histograms. Done every sweep rather than
+        once a second, so that each pause of the loop stays short."""
+        for kind, rec in self._recorders.items():
+            self._totals[kind].fold(rec)
+        histogram.record_all(self._gen_lag_hist, self._gen_lag)
+        del self._gen_lag[:]
+
+    def _flush(self) -> None:
+        """Close the current second: add it to the totals and hand it on. Also at the end."""
+        self._fold()
+        corrected_all, uncorrected_all = histogram.new_histogram(), histogram.new_histogram()
+        for totals in self._totals.values():
+            for whole, part in ((totals.corrected, totals.interval_corrected),
+                                (totals.uncorrected, totals.interval_uncorrected)):
+                whole.add(part)
+            corrected_all.add(totals.interval_corrected)
+            uncorrected_all.add(totals.interval_uncorrected)
+            # Fresh histograms: hdrh's reset() zeroes its counters in a Python loop (~2 ms).
+            totals.interval_corrected = histogram.new_histogram()
+            totals.interval_uncorrected = histogram.new_histogram()
+        requests = int(corrected_all.get_total_count())
+        if requests:
+            interval = Interval(self._interval_index, requests,
+                                histogram.encode(corrected_all), histogram.encode(uncorrected_all))
+            self._intervals.append(interval)
+            if self._on_interval is not None:
+                self._on_interval(interval)
+        self._interval_index += 1
+        if self._done is not None and not self._done.done():
+            self._flush_timer = self._loop.call_at(
+                self._loop_time(self._warm_end_ns + (self._interval_index + 1) * INTERVAL_NS),
+                self._flush,
+            )
+
+    # -- the end ---------------------------------------------------------------------------------
+
+    def _finished(self) -> bool:
+        return self._done is None or self._done.done()
+
+    def _maybe_done(self) -> None:
+        if self._finished():
+            return
+        past_end = self._next_t is None if self._open else perf_counter_ns() >= self._end_ns
+        if past_end and all(conn.rec is None for conn in self._conns):
+            self._finish()
+
+    def _finish(self) -> None:
+        assert self._done is not None
+        self._window_end_ns = min(perf_counter_ns(), self._end_ns)
+        self._cpu1 = time.process_time()
+        for conn in self._conns:
+            if conn.rec is not None:
+                self._count_error(conn, "timeout")
+        if self._open:
+            while self._next_t is not None:  # due (or scheduled) but never sent
+                if self._next_t >= self._warm_end_ns:
+                    self._unsent += 1
+                self._advance()
+        for timer in (self._timer, self._flush_timer):
+            if timer is not None:
+                timer.cancel()
+        for conn in self._conns:
+            if conn.transport is not None:
+                conn.transport.abort()
+        self._done.set_result(None)
+        self._flush()
+
+    def _result(self, start_epoch: float) -> WorkerResult:
+        kinds = {
+            kind: KindResult(
+                corrected=histogram.encode(totals.corrected),
+                uncorrected=histogram.encode(totals.uncorrected),
+                send_lag=histogram.encode(totals.send_lag),
+                status=dict(totals.status),
+                errors=dict(self._recorders[kind].errors),
+            )
+            for kind, totals in self._totals.items()
+        }
+        measured_ns = max(0, self._window_end_ns - self._warm_end_ns)
+        return WorkerResult(
+            share=self.plan.share,
+            start_epoch_s=start_epoch,
+            measured_s=measured_ns / NS,
+            kinds=kinds,
+            intervals=self._intervals,
+            errors=dict(self._errors),
+            intended=self._intended,
+            sent=self._sent,
+            unsent=self._unsent,
+            waited=self._waited,
+            reconnects=self._reconnects,
+            generator_lag=histogram.encode(self._gen_lag_hist),
+            cpu_s=self._cpu1 - self._cpu0 if self._cpu0 is not None else 0.0,
+            interrupted=self._interrupted,
+        )

@@ -1,0 +1,103 @@
+"""HdrHistogram helpers: µs resolution, exact merging, batched recording.
+
+`HdrHistogram.record_value` costs about 2 µs in pure Python, which would be a large share of a
+request at tens of thousands of requests per second. The engine therefore appends raw values to
+arrays on the hot path and folds them in here once per interval: counting equal values first
+(in C, via Counter) leaves one `record_value` call per distinct value.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import TextIO
+
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour: far above any timeout, so nothing is ever dropped
+SIGNIFICANT_FIGURES = 3
+
+PERCENTILES: Mapping[str, float] = {
+    "p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9, "p9999": 99.99,
+}
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
+
+
+def record_all(histogram: HdrHistogram, values: Iterable[int]) -> None:
+    """Record every value (µs); values outside the trackable range are clamped, never dropped.
+
+    Equal to calling `record_value` for each value, but it computes the counts index inline, as
+    hdrh does (`_counts_index_for`, for a lowest trackable value of 1): about 10 times cheaper
+    per distinct value, which keeps the engine's once-a-second fold from stalling its loop.
+    """
+    tally = Counter(values)
+    if not tally:
+        return
+    if min(tally) < 0 or max(tally) > HIGHEST_US:
+        clamped: Counter[int] = Counter()
+        for value, count in tally.items():
+            clamped[min(max(value, 0), HIGHEST_US)] += count
+        tally = clamped
+    counts = histogram.counts
+    magnitude = histogram.sub_bucket_half_count_magnitude
+    mask = histogram.sub_bucket_mask
+    half = histogram.sub_bucket_half_count
+    for value, count in tally.items():
+        bucket = (value | mask).bit_length() - magnitude - 1
+        counts[((bucket + 1) << magnitude) + (value >> bucket) - half] += count
+    histogram.total_count += sum(tally.values())
+    histogram.min_value = min(histogram.min_value, min(tally))
+    histogram.max_value = max(histogram.max_value, max(tally))
+
+
+def encode(histogram: HdrHistogram) -> str:
+    return histogram.encode().decode("ascii")  # type: ignore[no-any-return]
+
+
+def decode(encoded: str) -> HdrHistogram:
+    """A histogram from its encoded form, with this module's range whatever it was encoded with."""
+    merged = new_histogram()
+    merged.add(HdrHistogram.decode(encoded))
+    return merged
+
+
+def merge(encoded: Iterable[str]) -> HdrHistogram:
+    """The exact sum of encoded histograms."""
+    total = new_histogram()
+    for item in encoded:
+        total.add(HdrHistogram.decode(item))
+    return total
+
+
+def summary(histogram: HdrHistogram, keys: Iterable[str] = PERCENTILES) -> dict[str, int]:
+    """Percentiles named as in PERCENTILES, plus 'max', in µs; zeros for an empty histogram."""
+    figures = {key: int(histogram.get_value_at_percentile(PERCENTILES[key])) for key in keys}
+    figures["max"] = int(histogram.get_max_value())
+    return figures
+
+
+def write_interval_log(
+    out: TextIO,
+    intervals: Iterable[tuple[float, float, Mapping[str, HdrHistogram]]],
+    start_epoch_s: float,
+    comment: str,
+) -> None:
+    """Write tagged interval histograms in the HdrHistogram log format (version 1.3).
+
+    `intervals` yields (start s, length s, {tag: histogram}) with times relative to
+    `start_epoch_s`. Values are µs, so the max column is written in ms (ratio 1000), which
+    HistogramLogProcessor reads with `-outputValueUnitRatio 1000`.
+    """
+    out.write(f"#{comment}\n")
+    out.write("#[Histogram log format version 1.3]\n")
+    out.write(f"#[StartTime: {start_epoch_s:.3f} (seconds since epoch)]\n")
+    out.write(f"#[BaseTime: {start_epoch_s:.3f} (seconds since epoch)]\n")
+    out.write('"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"\n')
+    for start, length, tagged in intervals:
+        for tag, histogram in tagged.items():
+            out.write(f"Tag={tag},{start:.3f},{length:.3f},"
+                      f"{histogram.get_max_value() / 1000:.3f},{encode(histogram)}\n")

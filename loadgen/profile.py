@@ -1,0 +1,124 @@
+"""The load profile: how much load, shaped how, for how long."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from loadgen.errors import LoadgenError
+
+Arrival = Literal["constant", "poisson"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stretch of an open-loop run: the rate ramps linearly to `rate` over `duration_s`.
+
+    The first stage starts at its own rate, so a single stage is a constant rate.
+    """
+
+    duration_s: float
+    rate: float
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    """Everything that shapes the load, independent of what is requested and where.
+
+    Closed loop when `stages` is empty: every connection sends its next request as soon as the
+    previous response is complete. Open loop otherwise: requests follow the schedule given by
+    `stages` and `arrival`, whatever the server does.
+    """
+
+    connections: int = 64
+    stages: tuple[Stage, ...] = ()
+    arrival: Arrival = "constant"
+    duration_s: float = 10.0
+    warmup_s: float = 1.0
+    timeout_s: float = 5.0
+    processes: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.connections < 1:
+            raise LoadgenError("--connections must be at least 1")
+        if self.processes < 1:
+            raise LoadgenError("--processes must be at least 1")
+        if self.connections < self.processes:
+            raise LoadgenError("--connections must be at least --processes (one per process)")
+        if self.duration_s <= 0:
+            raise LoadgenError("--duration must be positive")
+        if self.warmup_s < 0:
+            raise LoadgenError("--warmup must not be negative")
+        if self.timeout_s <= 0:
+            raise LoadgenError("--timeout must be positive")
+        for stage in self.stages:
+            if stage.duration_s <= 0 or stage.rate <= 0:
+                raise LoadgenError("every stage needs a positive duration and a positive rate")
+        if self.stages and abs(sum(s.duration_s for s in self.stages) - self.duration_s) > 1e-9:
+            raise LoadgenError("the stages' durations must add up to the run's duration")
+
+    @property
+    def open_loop(self) -> bool:
+        return bool(self.stages)
+
+    @property
+    def intended_requests(self) -> float:
+        """How many requests the schedule plans in the measured window (open loop)."""
+        total, start_rate = 0.0, self.stages[0].rate if self.stages else 0.0
+        for stage in self.stages:
+            total += (start_rate + stage.rate) / 2 * stage.duration_s
+            start_rate = stage.rate
+        return total
+
+    @classmethod
+    def constant(cls, rate: float, duration_s: float, **kwargs: object) -> LoadProfile:
+        if rate <= 0:
+            raise LoadgenError("--rate must be positive")
+        return cls(stages=(Stage(duration_s, rate),), duration_s=duration_s, **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def staged(cls, stages: tuple[Stage, ...], **kwargs: object) -> LoadProfile:
+        return cls(stages=stages, duration_s=sum(s.duration_s for s in stages), **kwargs)  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        """One line saying what load this profile applies."""
+        if not self.open_loop:
+            head = f"closed loop, {self.connections} connections"
+        elif len(self.stages) == 1:
+            head = (f"open loop, {self.arrival} arrivals at {self.stages[0].rate:g} req/s, "
+                    f"up to {self.connections} connections")
+        else:
+            ramp = ", ".join(f"{s.duration_s:g}s:{s.rate:g}" for s in self.stages)
+            head = (f"open loop, {self.arrival} arrivals, stages {ramp}, "
+                    f"up to {self.connections} connections")
+        return (f"{head}; {self.duration_s:g} s measured after {self.warmup_s:g} s warm-up; "
+                f"{self.processes} process{'es' if self.processes > 1 else ''}")
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from '10', '10s', '500ms' or '2m'."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise LoadgenError(f"not a duration: {text!r} (use e.g. 10s, 500ms, 2m)")
+    value, unit = float(match.group(1)), match.group(2) or "s"
+    return value * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
+
+
+def parse_stages(text: str) -> tuple[Stage, ...]:
+    """Stages from 'duration:rate,duration:rate', e.g. '10s:1000,20s:5000'."""
+    stages = []
+    for part in text.split(","):
+        duration, sep, rate = part.partition(":")
+        if not sep:
+            raise LoadgenError(f"not a stage: {part!r} (use duration:rate, e.g. 10s:1000)")
+        try:
+            rate_value = float(rate)
+        except ValueError:
+            raise LoadgenError(f"not a rate in stage {part!r}") from None
+        stages.append(Stage(parse_duration(duration), rate_value))
+    return tuple(stages)

@@ -1,0 +1,245 @@
+"""A run's result: the workers' histograms and counters merged exactly, and the generator's
+verdict on itself."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from loadgen import histogram
+from loadgen.engine import KindResult, WorkerResult
+from loadgen.profile import LoadProfile
+
+# The generator is behind its schedule when its own lateness (time from "due and a connection was
+# free" to the write) has a p99 above this, or when it sent fewer than RATE_FLOOR of the planned
+# requests although almost none of them had to wait for a connection.
+GENERATOR_LAG_P99_LIMIT_US = 5_000
+RATE_FLOOR = 0.97
+WAITED_CEILING = 0.01
+# In closed loop the generator is the limit when its process keeps its core this busy.
+CPU_CEILING = 0.95
+
+
+@dataclass(frozen=True)
+class MissingWorker:
+    """A worker process that ended without a result (its share of the load is missing)."""
+
+    index: int
+    exitcode: int | None
+
+
+@dataclass
+class KindFigures:
+    """The merged measurements of one request kind (or of the whole run)."""
+
+    corrected: HdrHistogram
+    uncorrected: HdrHistogram
+    send_lag: HdrHistogram
+    status: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def merge(cls, parts: list[KindResult]) -> KindFigures:
+        figures = cls(
+            histogram.merge(p.corrected for p in parts),
+            histogram.merge(p.uncorrected for p in parts),
+            histogram.merge(p.send_lag for p in parts),
+        )
+        for part in parts:
+            figures.status.update(part.status)
+            figures.errors.update(part.errors)
+        return figures
+
+    @property
+    def requests(self) -> int:
+        return int(self.corrected.get_total_count())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "latency_us": {
+                "corrected": histogram.summary(self.corrected),
+                "uncorrected": histogram.summary(self.uncorrected),
+            },
+            "send_lag_us": histogram.summary(self.send_lag, ("p50", "p99")),
+            "status": {str(code): n for code, n in sorted(self.status.items())},
+            "errors": dict(sorted(self.errors.items())),
+            "histograms": {
+                "corrected": histogram.encode(self.corrected),
+                "uncorrected": histogram.encode(self.uncorrected),
+                "send_lag": histogram.encode(self.send_lag),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class GeneratorCheck:
+    """How well the generator kept up, and whether the run measured it rather than the server."""
+
+    intended_rps: float | None
+    achieved_rps: float
+    generator_lag_p99_us: int
+    waited_fraction: float
+    cpu_fraction: float
+    reasons: tuple[str, ...]
+
+    @property
+    def bound(self) -> bool:
+        return bool(self.reasons)
+
+
+@dataclass
+class RunResult:
+    """The merged outcome of one run of one or more workers."""
+
+    target: str
+    profile: LoadProfile
+    workers: list[WorkerResult]
+    generator_cpus: tuple[int, ...]
+    server_cpus: tuple[int, ...] | None = None
+    missing: list[MissingWorker] = field(default_factory=list)
+    kinds: dict[str, KindFigures] = field(init=False)
+    total: KindFigures = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = dict.fromkeys(k for w in self.workers for k in w.kinds)
+        self.kinds = {
+            name: KindFigures.merge([w.kinds[name] for w in self.workers if name in w.kinds])
+            for name in names
+        }
+        self.total = KindFigures.merge([k for w in self.workers for k in w.kinds.values()])
+        # Run-level errors include those that belong to no request (failed reconnects).
+        self.total.errors = Counter()
+        for worker in self.workers:
+            self.total.errors.update(worker.errors)
+
+    # -- headline figures ------------------------------------------------------------------------
+
+    @property
+    def duration_s(self) -> float:
+        return max((w.measured_s for w in self.workers), default=0.0)
+
+    @property
+    def requests(self) -> int:
+        return self.total.requests
+
+    @property
+    def throughput_rps(self) -> float:
+        return self.requests / self.duration_s if self.duration_s else 0.0
+
+    @property
+    def interrupted(self) -> bool:
+        return any(w.interrupted for w in self.workers)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.missing)
+
+    def check_generator(self) -> GeneratorCheck:
+        sent = sum(w.sent for w in self.workers)
+        duration = self.duration_s or 1.0
+        cpu_fraction = max((w.cpu_s / w.measured_s for w in self.workers if w.measured_s),
+                           default=0.0)
+        lag_p99 = int(histogram.merge(w.generator_lag for w in self.workers)
+                      .get_value_at_percentile(99.0))
+        waited = sum(w.waited for w in self.workers) / sent if sent else 0.0
+        reasons = []
+        intended_rps = None
+        if self.profile.open_loop:
+            intended = sum(w.intended for w in self.workers)
+            intended_rps = intended / duration
+            if lag_p99 > GENERATOR_LAG_P99_LIMIT_US:
+                reasons.append(f"it sent late although connections were free "
+                               f"(generator lag p99 {lag_p99 / 1000:.1f} ms > "
+                               f"{GENERATOR_LAG_P99_LIMIT_US / 1000:g} ms)")
+            if (intended and sent < RATE_FLOOR * intended and waited < WAITED_CEILING
+                    and not self.total.errors):
+                reasons.append(f"it sent {sent / intended:.0%} of the scheduled requests "
+                               f"although almost none waited for a connection")
+        elif cpu_fraction >= CPU_CEILING:
+            reasons.append(f"its process kept its core {cpu_fraction:.0%} busy, so the "
+                           f"throughput may be the generator's limit, not the server's")
+        return GeneratorCheck(intended_rps, sent / duration, lag_p99, waited, cpu_fraction,
+                              tuple(reasons))
+
+    # -- output ------------------------------------------------------------------------------------
+
+    def intervals(self) -> list[tuple[int, HdrHistogram, HdrHistogram]]:
+        """Per-second (index, corrected, uncorrected) histograms merged over the workers."""
+        merged: dict[int, tuple[HdrHistogram, HdrHistogram]] = {}
+        for worker in self.workers:
+            for interval in worker.intervals:
+                corrected, uncorrected = merged.setdefault(
+                    interval.index, (histogram.new_histogram(), histogram.new_histogram()))
+                corrected.add(HdrHistogram.decode(interval.corrected))
+                uncorrected.add(HdrHistogram.decode(interval.uncorrected))
+        return [(i, *merged[i]) for i in sorted(merged)]
+
+    def to_json(self) -> dict[str, Any]:
+        check = self.check_generator()
+        whole = self.total.to_json()
+        return {
+            "target": self.target,
+            "profile": asdict(self.profile),
+            "requests": self.requests,
+            "duration_s": round(self.duration_s, 6),
+            "throughput_rps": round(self.throughput_rps, 3),
+            "latency_us": whole["latency_us"],
+            "send_lag_us": whole["send_lag_us"],
+            "status": whole["status"],
+            "errors": whole["errors"],
+            "generator_bound": check.bound,
+            "generator": {
+                "reasons": list(check.reasons),
+                "intended_rps": check.intended_rps,
+                "achieved_rps": round(check.achieved_rps, 3),
+                "generator_lag_p99_us": check.generator_lag_p99_us,
+                "waited_for_connection": round(check.waited_fraction, 6),
+                "cpu_fraction": round(check.cpu_fraction, 4),
+                "cpus": list(self.generator_cpus),
+                "processes": len(self.workers) + len(self.missing),
+                "unsent": sum(w.unsent for w in self.workers),
+                "reconnects": sum(w.reconnects for w in self.workers),
+            },
+            "server_cpus": list(self.server_cpus) if self.server_cpus is not None else None,
+            "interrupted": self.interrupted,
+            "partial": self.partial,
+            "missing_workers": [asdict(m) for m in self.missing],
+            "histograms": whole["histograms"],
+            "kinds": {name: figures.to_json() for name, figures in self.kinds.items()},
+            "series": [
+                {"second": i, "requests": int(c.get_total_count()),
+                 "p50_us": int(c.get_value_at_percentile(50.0)),
+                 "p99_us": int(c.get_value_at_percentile(99.0))}
+                for i, c, _ in self.intervals()
+            ],
+        }
+
+    def write_json(self, path: Path) -> None:
+        write_atomically(path, json.dumps(self.to_json(), indent=2) + "\n")
+
+    def write_hlog(self, path: Path) -> None:
+        start = min((w.start_epoch_s for w in self.workers), default=0.0) + self.profile.warmup_s
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w") as out:
+            histogram.write_interval_log(
+                out,
+                ((float(i), 1.0, {"corrected": c, "uncorrected": u})
+                 for i, c, u in self.intervals()),
+                start,
+                f"loadgen interval log: {self.target}; values in microseconds",
+            )
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write then rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -1,0 +1,196 @@
+"""Run workers locally, in this process or in several pinned processes, and merge their results.
+
+Every worker runs the same `engine.Worker` unchanged; this module only places them, starts them
+at one agreed instant and collects what they return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from multiprocessing.synchronize import Event
+from typing import Any
+
+import uvloop
+
+from loadgen.engine import Interval, IntervalSink, Worker, WorkerPlan, WorkerResult
+from loadgen.errors import LoadgenError
+from loadgen.profile import LoadProfile
+from loadgen.request import Endpoint, RequestTemplate
+from loadgen.result import MissingWorker, RunResult
+from loadgen.schedule import Share
+
+# How far ahead of "everyone is connected" the workers are told to start, so none starts late.
+START_LEAD_S = 0.2
+READY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The cores the generator runs on, and the server's if loadgen started it."""
+
+    generator: tuple[int, ...]
+    server: tuple[int, ...] | None = None
+
+
+def plans(endpoint: Endpoint, templates: tuple[RequestTemplate, ...],
+          profile: LoadProfile) -> list[WorkerPlan]:
+    """One plan per process: connections spread as evenly as they go, the schedule split."""
+    n = profile.processes
+    return [
+        WorkerPlan(endpoint, templates, profile,
+                   connections=profile.connections // n + (1 if k < profile.connections % n else 0),
+                   share=Share(k, n))
+        for k in range(n)
+    ]
+
+
+def run_load(
+    endpoint: Endpoint,
+    templates: tuple[RequestTemplate, ...],
+    profile: LoadProfile,
+    placement: Placement,
+    on_interval: IntervalSink | None = None,
+    target: str = "",
+) -> RunResult:
+    """Run the load and return the merged result. Ctrl-C ends the run early, with a result."""
+    worker_plans = plans(endpoint, templates, profile)
+    missing: list[MissingWorker] = []
+    if len(worker_plans) == 1:
+        results = [_run_here(worker_plans[0], placement.generator, on_interval)]
+    else:
+        results, missing = _run_processes(worker_plans, placement.generator, on_interval)
+    return RunResult(target or f"http://{endpoint.authority}", profile, results,
+                     placement.generator, placement.server, missing)
+
+
+@contextmanager
+def _pinned(cores: tuple[int, ...]) -> Iterator[None]:
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cores)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _run_here(plan: WorkerPlan, cores: tuple[int, ...],
+              on_interval: IntervalSink | None) -> WorkerResult:
+    worker = Worker(plan, on_interval)
+
+    async def main() -> WorkerResult:
+        loop = asyncio.get_running_loop()
+        handled = threading.current_thread() is threading.main_thread()
+        if handled:
+            loop.add_signal_handler(signal.SIGINT, worker.stop)
+        try:
+            return await worker.run()
+        finally:
+            if handled:
+                loop.remove_signal_handler(signal.SIGINT)
+
+    with _pinned(cores[:1]), asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        result = runner.run(main())
+    return replace(result, cpus=cores[:1])
+
+
+def _child(plan: WorkerPlan, cores: tuple[int, ...], messages: Any, go: Event,
+           start_at: Any, stop: Event) -> None:
+    """A worker process: connect, say ready, start at the agreed instant, send the result."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into `stop`
+    os.sched_setaffinity(0, cores)
+    index = plan.share.index
+
+    async def gate() -> float:
+        messages.put(("ready", index, None))
+        await asyncio.get_running_loop().run_in_executor(None, go.wait)
+        return float(start_at.value)
+
+    def forward(interval: Interval) -> None:
+        messages.put(("interval", index, interval))
+
+    worker = Worker(plan, forward, stop.is_set)
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            result = runner.run(worker.run(gate))
+    except LoadgenError as exc:
+        messages.put(("error", index, str(exc)))
+        return
+    messages.put(("result", index, replace(result, cpus=cores)))
+
+
+def _run_processes(
+    worker_plans: list[WorkerPlan], cores: tuple[int, ...], on_interval: IntervalSink | None,
+) -> tuple[list[WorkerResult], list[MissingWorker]]:
+    ctx = multiprocessing.get_context("spawn")
+    messages = ctx.Queue()
+    go, stop = ctx.Event(), ctx.Event()
+    start_at = ctx.Value("d", 0.0)
+    procs = [
+        ctx.Process(target=_child, daemon=True,
+                    args=(plan, (cores[k % len(cores)],), messages, go, start_at, stop))
+        for k, plan in enumerate(worker_plans)
+    ]
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        for proc in procs:
+            proc.start()
+        _wait_ready(procs, messages, stop)
+        start_at.value = time.time() + START_LEAD_S
+        go.set()
+        return _collect(procs, messages, on_interval)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        stop.set()
+        go.set()
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+
+
+def _wait_ready(procs: list[Any], messages: Any, stop: Event) -> None:
+    ready: set[int] = set()
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while len(ready) < len(procs):
+        try:
+            kind, index, payload = messages.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise LoadgenError("worker processes did not connect within "
+                               f"{READY_TIMEOUT_S:g} s") from None
+        if kind == "error":
+            raise LoadgenError(payload)
+        ready.add(index)
+
+
+def _collect(procs: list[Any], messages: Any, on_interval: IntervalSink | None,
+             ) -> tuple[list[WorkerResult], list[MissingWorker]]:
+    results: dict[int, WorkerResult] = {}
+    dead: dict[int, int | None] = {}
+    pending = set(range(len(procs)))
+    while pending:
+        try:
+            kind, index, payload = messages.get(timeout=0.5)
+        except queue.Empty:
+            # A process that has exited and whose queue has been drained is gone for good.
+            for k in list(pending):
+                if not procs[k].is_alive():
+                    dead[k] = procs[k].exitcode
+                    pending.discard(k)
+            continue
+        if kind == "interval" and on_interval is not None:
+            on_interval(payload)
+        elif kind == "result":
+            results[index] = payload
+            pending.discard(index)
+    ordered = [results[k] for k in sorted(results)]
+    return ordered, [MissingWorker(k, code) for k, code in sorted(dead.items())]
+

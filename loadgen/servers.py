@@ -1,0 +1,171 @@
+"""ASGI servers started as real processes: pinned, polled until ready, stopped for sure.
+
+Each server is one small launcher class behind the `Launcher` protocol; `LAUNCHERS` lists them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from loadgen.errors import LoadgenError
+from loadgen.request import Endpoint
+
+TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
+READY_TIMEOUT_S = 20.0
+STOP_GRACE_S = 5.0
+LOG_TAIL_LINES = 15
+
+
+class Launcher(Protocol):
+    name: str
+
+    def command(self, python: str, app: str, host: str, port: int) -> list[str]:
+        """The command line that serves `app` ("module:attribute") on host:port."""
+
+
+class Uvicorn:
+    name = "uvicorn"
+
+    def command(self, python: str, app: str, host: str, port: int) -> list[str]:
+        return [python, "-m", "uvicorn", app, "--host", host, "--port", str(port),
+                "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                "--log-level", "warning"]
+
+
+LAUNCHERS: dict[str, Launcher] = {launcher.name: launcher for launcher in (Uvicorn(),)}
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """Which server serves which app, with which interpreter, on which cores."""
+
+    server: str
+    app: str
+    app_dir: Path = TARGETS_DIR
+    python: str = sys.executable
+    cpus: tuple[int, ...] = ()
+    log_path: Path | None = None
+    host: str = "127.0.0.1"
+    env: tuple[tuple[str, str], ...] = field(default=())
+
+
+def launcher(name: str) -> Launcher:
+    try:
+        return LAUNCHERS[name]
+    except KeyError:
+        raise LoadgenError(f"unknown server {name!r}; choose from: "
+                           f"{', '.join(sorted(LAUNCHERS))}") from None
+
+
+def target_app(name: str) -> str:
+    """The app ("module:app") of a target in targets/."""
+    if not (TARGETS_DIR / f"{name}.py").is_file():
+        known = sorted(p.stem for p in TARGETS_DIR.glob("*.py") if not p.stem.startswith("_"))
+        raise LoadgenError(f"unknown target {name!r}; choose from: {', '.join(known)}")
+    return f"{name}:app"
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningServer:
+    """A server process for the span of a `with` block."""
+
+    def __init__(self, spec: ServerSpec) -> None:
+        self.spec = spec
+        self.launcher = launcher(spec.server)
+        self.endpoint = Endpoint(spec.host, free_port(spec.host))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> RunningServer:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        spec = self.spec
+        log_path = spec.log_path or Path(os.devnull)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONPATH": str(spec.app_dir), **dict(spec.env)}
+        with log_path.open("ab") as log:
+            # A session of its own: the whole process group is stopped together, workers too.
+            self.process = subprocess.Popen(
+                self.launcher.command(spec.python, spec.app, spec.host, self.endpoint.port),
+                cwd=spec.app_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, start_new_session=True,
+            )
+        try:
+            if spec.cpus:
+                os.sched_setaffinity(self.process.pid, spec.cpus)
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
+        """Poll until GET /health answers 200; a fixed sleep would be a guess."""
+        assert self.process is not None
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise LoadgenError(f"{self.spec.server} exited during start-up "
+                                   f"(code {self.process.returncode}){self._log_tail()}")
+            if self._healthy():
+                return
+            time.sleep(0.05)
+        raise LoadgenError(f"{self.spec.server} was not ready within {READY_TIMEOUT_S:g} s"
+                           f"{self._log_tail()}")
+
+    def _healthy(self) -> bool:
+        conn = http.client.HTTPConnection(self.endpoint.host, self.endpoint.port, timeout=1)
+        try:
+            conn.request("GET", "/health")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    def _log_tail(self) -> str:
+        path = self.spec.log_path
+        if path is None or not path.exists():
+            return ""
+        lines = path.read_text(errors="replace").strip().splitlines()[-LOG_TAIL_LINES:]
+        return (": " + " | ".join(line.strip() for line in lines)) if lines else ""
+
+    def stop(self) -> None:
+        """SIGTERM to the process group, SIGKILL after a grace period."""
+        proc = self.process
+        if proc is None:
+            return
+        for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, STOP_GRACE_S)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # Workers of the group may outlive the leader by a moment; make sure none stays.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        self.process = None

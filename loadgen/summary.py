@@ -1,0 +1,95 @@
+"""What a person reads: the run summary and the live progress line."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from hdrh.histogram import HdrHistogram
+
+from loadgen import histogram
+from loadgen.cpus import format_cores
+from loadgen.engine import Interval
+from loadgen.result import KindFigures, RunResult
+
+_COLUMNS = ("p50", "p90", "p99", "p999", "p9999", "max")
+_HEADS = ("p50", "p90", "p99", "p99.9", "p99.99", "max")
+
+
+def format_us(us: int) -> str:
+    """A latency in the unit that reads best: µs below 1 ms, ms below 10 s, else s."""
+    if us < 1000:
+        return f"{us}µs"
+    if us < 10_000_000:
+        return f"{us / 1000:.2f}ms"
+    return f"{us / 1_000_000:.2f}s"
+
+
+def _latency_rows(figures: KindFigures, indent: str) -> list[str]:
+    rows = [indent + f"{'latency':<13}" + "".join(f"{h:>10}" for h in _HEADS)]
+    for label, hist in (("corrected", figures.corrected), ("uncorrected", figures.uncorrected),
+                        ("send lag", figures.send_lag)):
+        values = histogram.summary(hist)
+        rows.append(indent + f"{label:<13}" + "".join(f"{format_us(values[c]):>10}"
+                                                      for c in _COLUMNS))
+    return rows
+
+
+def _counts(counter: dict[int, int] | dict[str, int]) -> str:
+    return ", ".join(f"{key}: {n:,}" for key, n in sorted(counter.items())) or "none"
+
+
+def render(result: RunResult) -> str:
+    """The text summary of a run."""
+    profile = result.profile
+    check = result.check_generator()
+    lines = [f"loadgen run {result.target}", f"  {profile.describe()}"]
+    server = (format_cores(result.server_cpus) if result.server_cpus is not None
+              else "not started by loadgen")
+    lines.append(f"  cores: generator {format_cores(result.generator_cpus)}, server {server}")
+    if result.interrupted:
+        lines.append("  INTERRUPTED: the run was stopped early; figures cover what was measured")
+    for missing in result.missing:
+        lines.append(f"  PARTIAL: worker {missing.index} ended without a result "
+                     f"(exit code {missing.exitcode}); its share of the load is missing")
+    lines.append("")
+    rate = f"{result.throughput_rps:,.0f} req/s"
+    if check.intended_rps is not None:
+        rate += f" (scheduled {check.intended_rps:,.0f} req/s)"
+    lines.append(f"requests     {result.requests:,} in {result.duration_s:.2f} s = {rate}")
+    lines += _latency_rows(result.total, "")
+    lines.append(f"status       {_counts(result.total.status)}")
+    lines.append(f"errors       {_counts(result.total.errors)}")
+    if len(result.kinds) > 1:
+        for name, figures in result.kinds.items():
+            lines.append(f"  {name}: {figures.requests:,} requests")
+            lines += _latency_rows(figures, "    ")
+    verdict = ("GENERATOR-BOUND: " + "; ".join(check.reasons)) if check.bound else "kept up"
+    lag = (f", generator lag p99 {format_us(check.generator_lag_p99_us)}, "
+           f"{check.waited_fraction:.1%} of requests waited for a busy connection"
+           if check.intended_rps is not None else "")
+    lines.append(f"generator    {verdict}; CPU {check.cpu_fraction:.0%} of its core{lag}")
+    return "\n".join(lines)
+
+
+class Progress:
+    """A live line (elapsed, req/s, p99 so far) redrawn as the workers' intervals arrive."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.requests = 0
+        self.seconds = 0
+        self.corrected = histogram.new_histogram()
+
+    def __call__(self, interval: Interval) -> None:
+        self.requests += interval.requests
+        self.seconds = max(self.seconds, interval.index + 1)
+        self.corrected.add(HdrHistogram.decode(interval.corrected))
+        p99 = int(self.corrected.get_value_at_percentile(99.0))
+        self.out.write(f"\r  {self.seconds:>4} s  {self.requests / self.seconds:>10,.0f} req/s"
+                       f"  p99 so far {format_us(p99):>9}   ")
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.seconds:
+            self.out.write("\r" + " " * 60 + "\r")
+            self.out.flush()
