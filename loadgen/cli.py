@@ -94,7 +94,7 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
             server, servers.target_app(target), cpus=server_cores,
             log_path=json_path.with_suffix(".server.log") if json_path else None,
         )
-        with servers.RunningServer(spec) as running:
+        with servers.running_server(spec) as running:
             label = f"{target} on {server} http://{running.endpoint.authority}{path}"
             result = _load(running.endpoint, path, profile,
                            Placement(generator_cores, server_cores), label)

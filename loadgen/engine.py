@@ -1,14 +1,10 @@
 """The worker unit: one process, one event loop, a share of the connections and of the schedule.
 
-The hot path is an `asyncio.Protocol` per connection with httptools parsing the responses and
-pre-encoded request bytes written as they are. Per response it reads the clock once and appends
-three integers to arrays; everything else (histograms, status counts) happens once per second in
-`_flush`. Timeouts are found by a sweep every 100 ms rather than a timer per request.
-
-Open loop: every request has an intended send time from the schedule. Requests that are due while
-every connection is busy wait (the schedule cursor lags behind the clock, so the queue costs no
-memory) and the wait counts in corrected latency. Closed loop: each connection sends its next
-request as soon as the previous response is complete, so intended and actual send times agree.
+Open loop: every request has an intended send time from the schedule. Requests that fall due
+while every connection is busy wait (the schedule cursor lags behind the clock, so the queue
+costs no memory) and the wait counts in corrected latency. Closed loop: each connection sends its
+next request as soon as the previous response is complete, so intended and actual send times
+agree. Timeouts are found by a sweep every 100 ms rather than a timer per request.
 """
 
 from __future__ import annotations
@@ -23,11 +19,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from time import perf_counter_ns
 
-from httptools import HttpParserError, HttpResponseParser
-
 from loadgen import histogram
+from loadgen.connection import ClosedLoopConnection, Connection
 from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile
+from loadgen.recording import KindResult, KindTotals, Recorder
 from loadgen.request import Endpoint, RequestTemplate
 from loadgen.schedule import NS, Share, intended_times
 
@@ -45,17 +41,6 @@ class WorkerPlan:
     profile: LoadProfile
     connections: int
     share: Share = field(default_factory=Share)
-
-
-@dataclass
-class KindResult:
-    """Encoded histograms (µs) and counters of one request kind."""
-
-    corrected: str
-    uncorrected: str
-    send_lag: str
-    status: dict[int, int]
-    errors: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -89,94 +74,6 @@ class WorkerResult:
     cpus: tuple[int, ...] = field(default=())
 
 
-class _Recorder:
-    """Raw values of one request kind since the last flush; appended to on the hot path."""
-
-    __slots__ = ("corrected", "errors", "status", "uncorrected")
-
-    def __init__(self) -> None:
-        self.corrected = array("q")
-        self.uncorrected = array("q")
-        self.status = array("i")
-        self.errors: Counter[str] = Counter()
-
-    def take(self) -> tuple[array[int], array[int], array[int]]:
-        taken = self.corrected, self.uncorrected, self.status
-        self.corrected, self.uncorrected, self.status = array("q"), array("q"), array("i")
-        return taken
-
-    def clear(self) -> None:
-        del self.corrected[:], self.uncorrected[:], self.status[:]
-        self.errors.clear()
-
-
-class _KindTotals:
-    """The measured histograms of one request kind: the whole window and the current second."""
-
-    def __init__(self) -> None:
-        self.corrected = histogram.new_histogram()
-        self.uncorrected = histogram.new_histogram()
-        self.send_lag = histogram.new_histogram()
-        self.status: Counter[int] = Counter()
-        self.interval_corrected = histogram.new_histogram()
-        self.interval_uncorrected = histogram.new_histogram()
-
-    def fold(self, rec: _Recorder) -> None:
-        corrected, uncorrected, status = rec.take()
-        histogram.record_all(self.interval_corrected, corrected)
-        histogram.record_all(self.interval_uncorrected, uncorrected)
-        histogram.record_all(self.send_lag, map(int.__sub__, corrected, uncorrected))
-        self.status.update(status)
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection with at most one request in flight."""
-
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
-        self.transport: asyncio.Transport | None = None
-        self.parser: HttpResponseParser | None = None
-        self.rec: _Recorder | None = None  # the in-flight request's recorder; None when idle
-        self.intended = 0
-        self.sent = 0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.parser = HttpResponseParser(self)
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)  # type: ignore[union-attr]
-        except HttpParserError:
-            self.worker.fail(self, "parse")
-
-    def on_message_complete(self) -> None:
-        now = perf_counter_ns()
-        rec = self.rec
-        if rec is None:  # a response nobody asked for
-            self.worker.fail(self, "parse")
-            return
-        parser = self.parser
-        rec.corrected.append((now - self.intended) // 1000)
-        rec.uncorrected.append((now - self.sent) // 1000)
-        rec.status.append(parser.get_status_code())  # type: ignore[union-attr]
-        self.rec = None
-        if parser.should_keep_alive():  # type: ignore[union-attr]
-            self.worker.on_free(self, now)
-        else:
-            self.transport.close()  # type: ignore[union-attr]  # reconnects in connection_lost
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-        self.worker.on_lost(self)
-
-    def send(self, rec: _Recorder, data: bytes, intended: int, now: int) -> None:
-        self.rec = rec
-        self.intended = intended
-        self.sent = now
-        self.transport.write(data)  # type: ignore[union-attr]
-
-
 StartGate = Callable[[], Awaitable[float]]
 IntervalSink = Callable[[Interval], None]
 
@@ -200,31 +97,36 @@ class Worker:
         self._timeout_ns = int(profile.timeout_s * NS)
         self._on_interval = on_interval
         self._should_stop = should_stop
-        kinds = dict.fromkeys(t.kind for t in plan.templates)
-        self._recorders = {kind: _Recorder() for kind in kinds}
-        self._warm = {kind: _Recorder() for kind in kinds}
-        self._totals = {kind: _KindTotals() for kind in kinds}
-        self._next_template = itertools.cycle(
-            [(t.data, self._recorders[t.kind], self._warm[t.kind]) for t in plan.templates]
-        ).__next__
-        self._conns = [_Connection(self) for _ in range(plan.connections)]
-        self._idle: list[_Connection] = []
+        kinds = list(dict.fromkeys(t.kind for t in plan.templates))
+        self._measured = {kind: Recorder(measured=True) for kind in kinds}
+        self._warm = {kind: Recorder(measured=False) for kind in kinds}
+        self._totals = {kind: KindTotals() for kind in kinds}
+        self._next_measured = itertools.cycle(
+            [(t.data, self._measured[t.kind]) for t in plan.templates]).__next__
+        self._next_warm = itertools.cycle(
+            [(t.data, self._warm[t.kind]) for t in plan.templates]).__next__
+        # Closed-loop connections call this for their next request; it switches at warm-up end.
+        self.next_request: Callable[[], tuple[bytes, Recorder]] = self._next_warm
+        connection = Connection if self._open else ClosedLoopConnection
+        self._conns = [connection(self) for _ in range(plan.connections)]
+        self._idle: list[Connection] = []
+        self._available_since = 0  # since when at least one connection has been idle
         self._errors: Counter[str] = Counter()
         self._gen_lag = array("q")
         self._gen_lag_hist = histogram.new_histogram()
         self._intervals: list[Interval] = []
-        self._sent = self._unsent = self._waited = self._reconnects = 0
-        self._intended = 0
+        self._intended = self._sent = self._unsent = self._waited = self._reconnects = 0
+        self._next_t: int | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._flush_timer: asyncio.TimerHandle | None = None
         self._done: asyncio.Future[None] | None = None
         self._interrupted = False
-        self._interval_index = 0
+        self._second = 0
         self._cpu0: float | None = None
-        self._end_ns = 0
-        self._available_since = 0
+        self._cpu1 = 0.0
+        self.end_ns = 0
 
-    # -- the run ---------------------------------------------------------------------------
+    # -- the run ---------------------------------------------------------------------------------
 
     async def run(self, start_gate: StartGate = _start_now) -> WorkerResult:
         """Connect, wait for the gate's start instant, load, drain, and return the result."""
@@ -235,9 +137,10 @@ class Worker:
         profile = self.plan.profile
         self._start_ns = perf_counter_ns()
         self._warm_end_ns = self._start_ns + int(profile.warmup_s * NS)
-        self._end_ns = self._warm_end_ns + int(profile.duration_s * NS)
+        self.end_ns = self._warm_end_ns + int(profile.duration_s * NS)
         if self._interrupted:  # stopped while connecting
-            self._end_ns = self._start_ns
+            self.end_ns = self._start_ns
+        self._window_end_ns = self.end_ns
         self._done = self._loop.create_future()
         self._loop.call_later(SWEEP_S, self._sweep)
         self._loop.call_at(self._loop_time(self._warm_end_ns), self._begin_measuring)
@@ -245,7 +148,6 @@ class Worker:
             self._loop_time(self._warm_end_ns + INTERVAL_NS), self._flush)
         if self._open:
             self._times = iter(intended_times(profile, self.plan.share))
-            self._next_t: int | None = 0
             self._advance()
             self._idle = list(self._conns)
             self._available_since = self._start_ns
@@ -256,8 +158,11 @@ class Worker:
         await self._done
         return self._result(start_epoch)
 
-    async def _connect_all(self) -> None:
+    async def _connect(self, conn: Connection) -> None:
         endpoint = self.plan.endpoint
+        await self._loop.create_connection(lambda: conn, endpoint.host, endpoint.port)
+
+    async def _connect_all(self) -> None:
         try:
             await asyncio.gather(*(self._connect(conn) for conn in self._conns))
         except OSError as exc:
@@ -265,11 +170,19 @@ class Worker:
                 if conn.transport is not None:
                     conn.transport.abort()
             reason = exc.strerror or str(exc)
-            raise LoadgenError(f"cannot connect to {endpoint.authority}: {reason}") from None
+            raise LoadgenError(
+                f"cannot connect to {self.plan.endpoint.authority}: {reason}") from None
 
     def _loop_time(self, ns: int) -> float:
         """The event loop's clock at perf_counter time `ns`."""
         return self._loop.time() + (ns - perf_counter_ns()) / NS
+
+    def _begin_measuring(self) -> None:
+        self._cpu0 = time.process_time()
+        if not self._open:
+            # Closed loop has no schedule: the window starts when the recorders switch.
+            self._warm_end_ns = perf_counter_ns()
+            self.next_request = self._next_measured
 
     def stop(self) -> None:
         """End the window now (Ctrl-C): nothing new is scheduled, due and in-flight requests
@@ -278,34 +191,33 @@ class Worker:
             self._interrupted = True
             return
         now = perf_counter_ns()
-        if now < self._end_ns:
+        if now < self.end_ns:
             self._interrupted = True
-            self._end_ns = now
-            if self._open and self._next_t is not None and self._next_t >= now:
+            self.end_ns = now
+            if self._next_t is not None and self._next_t >= now:
                 self._next_t = None
-            self._maybe_done()
+        self._maybe_done()
 
-    # -- dispatch ----------------------------------------------------------------------------
+    # -- open-loop dispatch ----------------------------------------------------------------------
 
-    def _dispatch(self, conn: _Connection, intended: int, now: int, free: int) -> None:
-        """Send the next request on `conn`; a connection has been free since `free`."""
-        data, rec, warm = self._next_template()
+    def _dispatch(self, conn: Connection, intended: int, now: int, free: int) -> None:
+        """Send the request due at `intended` on `conn`; a connection was free since `free`."""
         if intended >= self._warm_end_ns:
+            data, rec = self._next_measured()
             self._sent += 1
-            if self._open:
-                # The generator's own lateness: time since the request was due and a connection
-                # was free. Waiting for a busy connection is the server's doing, not ours.
-                self._gen_lag.append((now - (intended if intended > free else free)) // 1000)
-                if free > intended:
-                    self._waited += 1
+            # The generator's own lateness: time since the request was due and a connection
+            # was free. Waiting for a busy connection is the server's doing, not ours.
+            self._gen_lag.append((now - (intended if intended > free else free)) // 1000)
+            if free > intended:
+                self._waited += 1
         else:
-            rec = warm
+            data, rec = self._next_warm()
         conn.send(rec, data, intended, now)
 
     def _advance(self) -> None:
         """Move the schedule cursor to the next intended send time inside the window."""
         t = next(self._times, None)
-        if t is None or self._start_ns + t >= self._end_ns:
+        if t is None or self._start_ns + t >= self.end_ns:
             self._next_t = None
             return
         self._next_t = self._start_ns + t
@@ -325,46 +237,48 @@ class Worker:
     def _arm(self, now: int) -> None:
         if self._timer is None and self._idle and self._next_t is not None:
             # The loop's timers have millisecond resolution: round up so a tick never fires
-            # before the request is due, and report the lateness as send lag.
+            # before the request is due, and report the lateness as send lag (as wrk2 does).
             delay_ms = max(1, math.ceil((self._next_t - now) / 1_000_000))
             self._timer = self._loop.call_later(delay_ms / 1000, self._tick)
 
-    def on_free(self, conn: _Connection, now: int) -> None:
+    def on_free(self, conn: Connection, now: int) -> None:
+        """A connection can take a request: the next due one, or the next in closed loop."""
         if self._open:
             next_t = self._next_t
             if next_t is not None and next_t <= now:
                 # With idle connections about, one was free before this one.
-                free = self._available_since if self._idle else now
-                self._dispatch(conn, next_t, now, free)
+                self._dispatch(conn, next_t, now, self._available_since if self._idle else now)
                 self._advance()
                 return
             if not self._idle:
                 self._available_since = now
             self._idle.append(conn)
             self._arm(now)
-        elif now < self._end_ns:
-            self._dispatch(conn, now, now, now)
+        elif now < self.end_ns:
+            data, rec = self.next_request()
+            conn.send(rec, data, now, now)
             return
         else:
             self._idle.append(conn)
         self._maybe_done()
 
-    # -- failures ------------------------------------------------------------------------------
+    # -- failures --------------------------------------------------------------------------------
 
-    def fail(self, conn: _Connection, kind: str) -> None:
+    def fail(self, conn: Connection, kind: str) -> None:
         """Count the in-flight request as failed and drop the connection (it reconnects)."""
         self._count_error(conn, kind)
         if conn.transport is not None:
             conn.transport.abort()
 
-    def _count_error(self, conn: _Connection, kind: str) -> None:
-        if conn.rec is not None:
-            conn.rec.errors[kind] += 1
-            if conn.intended >= self._warm_end_ns:
+    def _count_error(self, conn: Connection, kind: str) -> None:
+        rec = conn.rec
+        if rec is not None:
+            rec.errors[kind] += 1
+            if rec.measured:
                 self._errors[kind] += 1
             conn.rec = None
 
-    def on_lost(self, conn: _Connection) -> None:
+    def on_lost(self, conn: Connection) -> None:
         self._count_error(conn, "reset")
         if conn in self._idle:
             self._idle.remove(conn)
@@ -373,11 +287,7 @@ class Worker:
             self._loop.create_task(self._reconnect(conn))
         self._maybe_done()
 
-    async def _connect(self, conn: _Connection) -> None:
-        endpoint = self.plan.endpoint
-        await self._loop.create_connection(lambda: conn, endpoint.host, endpoint.port)
-
-    async def _reconnect(self, conn: _Connection) -> None:
+    async def _reconnect(self, conn: Connection) -> None:
         while not self._finished():
             try:
                 await self._connect(conn)
@@ -389,34 +299,31 @@ class Worker:
             self.on_free(conn, perf_counter_ns())
             return
 
-    # -- time-driven housekeeping --------------------------------------------------------------
+    # -- time-driven housekeeping ----------------------------------------------------------------
 
     def _sweep(self) -> None:
-        """Every 100 ms: time out slow requests, drop warm-up values, honour a stop request."""
+        """Every 100 ms: time out slow requests, fold values, honour a stop request."""
         if self._finished():
             return
         now = perf_counter_ns()
         if self._should_stop is not None and self._should_stop():
             self.stop()
-        self._maybe_done()
         for conn in self._conns:
             if conn.rec is not None and now - conn.sent > self._timeout_ns:
                 self.fail(conn, "timeout")
         for rec in self._warm.values():
             rec.clear()
         self._fold()
-        if now >= self._end_ns + self._timeout_ns:
-            self._finish()  # the drain is over whatever is still queued or in flight
+        if now >= self.end_ns + self._timeout_ns:
+            self._finish()  # the drain is over, whatever is still queued or in flight
             return
+        self._maybe_done()
         self._loop.call_later(SWEEP_S, self._sweep)
-
-    def _begin_measuring(self) -> None:
-        self._cpu0 = time.process_time()
 
     def _fold(self) -> None:
         """Fold raw values into the current second's histograms. Done every sweep rather than
         once a second, so that each pause of the loop stays short."""
-        for kind, rec in self._recorders.items():
+        for kind, rec in self._measured.items():
             self._totals[kind].fold(rec)
         histogram.record_all(self._gen_lag_hist, self._gen_lag)
         del self._gen_lag[:]
@@ -424,27 +331,22 @@ class Worker:
     def _flush(self) -> None:
         """Close the current second: add it to the totals and hand it on. Also at the end."""
         self._fold()
-        corrected_all, uncorrected_all = histogram.new_histogram(), histogram.new_histogram()
+        corrected, uncorrected = histogram.new_histogram(), histogram.new_histogram()
         for totals in self._totals.values():
-            for whole, part in ((totals.corrected, totals.interval_corrected),
-                                (totals.uncorrected, totals.interval_uncorrected)):
-                whole.add(part)
-            corrected_all.add(totals.interval_corrected)
-            uncorrected_all.add(totals.interval_uncorrected)
-            # Fresh histograms: hdrh's reset() zeroes its counters in a Python loop (~2 ms).
-            totals.interval_corrected = histogram.new_histogram()
-            totals.interval_uncorrected = histogram.new_histogram()
-        requests = int(corrected_all.get_total_count())
+            second_corrected, second_uncorrected = totals.close_second()
+            corrected.add(second_corrected)
+            uncorrected.add(second_uncorrected)
+        requests = int(corrected.get_total_count())
         if requests:
-            interval = Interval(self._interval_index, requests,
-                                histogram.encode(corrected_all), histogram.encode(uncorrected_all))
+            interval = Interval(self._second, requests,
+                                histogram.encode(corrected), histogram.encode(uncorrected))
             self._intervals.append(interval)
             if self._on_interval is not None:
                 self._on_interval(interval)
-        self._interval_index += 1
-        if self._done is not None and not self._done.done():
+        self._second += 1
+        if not self._finished():
             self._flush_timer = self._loop.call_at(
-                self._loop_time(self._warm_end_ns + (self._interval_index + 1) * INTERVAL_NS),
+                self._loop_time(self._warm_end_ns + (self._second + 1) * INTERVAL_NS),
                 self._flush,
             )
 
@@ -456,22 +358,20 @@ class Worker:
     def _maybe_done(self) -> None:
         if self._finished():
             return
-        past_end = self._next_t is None if self._open else perf_counter_ns() >= self._end_ns
+        past_end = self._next_t is None if self._open else perf_counter_ns() >= self.end_ns
         if past_end and all(conn.rec is None for conn in self._conns):
             self._finish()
 
     def _finish(self) -> None:
         assert self._done is not None
-        self._window_end_ns = min(perf_counter_ns(), self._end_ns)
+        self._window_end_ns = min(perf_counter_ns(), self.end_ns)
         self._cpu1 = time.process_time()
         for conn in self._conns:
-            if conn.rec is not None:
-                self._count_error(conn, "timeout")
-        if self._open:
-            while self._next_t is not None:  # due (or scheduled) but never sent
-                if self._next_t >= self._warm_end_ns:
-                    self._unsent += 1
-                self._advance()
+            self._count_error(conn, "timeout")  # still in flight when the drain ran out
+        while self._next_t is not None:  # due, or scheduled before a stop, and never sent
+            if self._next_t >= self._warm_end_ns:
+                self._unsent += 1
+            self._advance()
         for timer in (self._timer, self._flush_timer):
             if timer is not None:
                 timer.cancel()
@@ -482,22 +382,13 @@ class Worker:
         self._flush()
 
     def _result(self, start_epoch: float) -> WorkerResult:
-        kinds = {
-            kind: KindResult(
-                corrected=histogram.encode(totals.corrected),
-                uncorrected=histogram.encode(totals.uncorrected),
-                send_lag=histogram.encode(totals.send_lag),
-                status=dict(totals.status),
-                errors=dict(self._recorders[kind].errors),
-            )
-            for kind, totals in self._totals.items()
-        }
         measured_ns = max(0, self._window_end_ns - self._warm_end_ns)
         return WorkerResult(
             share=self.plan.share,
             start_epoch_s=start_epoch,
             measured_s=measured_ns / NS,
-            kinds=kinds,
+            kinds={kind: totals.result(self._measured[kind].errors)
+                   for kind, totals in self._totals.items()},
             intervals=self._intervals,
             errors=dict(self._errors),
             intended=self._intended,

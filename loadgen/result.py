@@ -13,8 +13,9 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from loadgen import histogram
-from loadgen.engine import KindResult, WorkerResult
+from loadgen.engine import WorkerResult
 from loadgen.profile import LoadProfile
+from loadgen.recording import KindResult
 
 # The generator is behind its schedule when its own lateness (time from "due and a connection was
 # free" to the write) has a p99 above this, or when it sent fewer than RATE_FLOOR of the planned
@@ -142,8 +143,8 @@ class RunResult:
         return bool(self.missing)
 
     def check_generator(self) -> GeneratorCheck:
-        sent = sum(w.sent for w in self.workers)
         duration = self.duration_s or 1.0
+        sent = sum(w.sent for w in self.workers) if self.profile.open_loop else self.requests
         cpu_fraction = max((w.cpu_s / w.measured_s for w in self.workers if w.measured_s),
                            default=0.0)
         lag_p99 = int(histogram.merge(w.generator_lag for w in self.workers)

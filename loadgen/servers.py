@@ -82,16 +82,23 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-class RunningServer:
-    """A server process for the span of a `with` block."""
+class ServerProcess:
+    """Any server command as a process of its own, for the span of a `with` block: pinned,
+    polled until GET /health answers 200, and stopped with its whole process group."""
 
-    def __init__(self, spec: ServerSpec) -> None:
-        self.spec = spec
-        self.launcher = launcher(spec.server)
-        self.endpoint = Endpoint(spec.host, free_port(spec.host))
+    def __init__(self, name: str, command: list[str], endpoint: Endpoint, *,
+                 cwd: Path | None = None, env: dict[str, str] | None = None,
+                 cpus: tuple[int, ...] = (), log_path: Path | None = None) -> None:
+        self.name = name
+        self.command = command
+        self.endpoint = endpoint
+        self.cwd = cwd
+        self.env = env
+        self.cpus = cpus
+        self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> RunningServer:
+    def __enter__(self) -> ServerProcess:
         self.start()
         return self
 
@@ -100,20 +107,17 @@ class RunningServer:
         self.stop()
 
     def start(self) -> None:
-        spec = self.spec
-        log_path = spec.log_path or Path(os.devnull)
+        log_path = self.log_path or Path(os.devnull)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONPATH": str(spec.app_dir), **dict(spec.env)}
         with log_path.open("ab") as log:
             # A session of its own: the whole process group is stopped together, workers too.
             self.process = subprocess.Popen(
-                self.launcher.command(spec.python, spec.app, spec.host, self.endpoint.port),
-                cwd=spec.app_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, start_new_session=True,
+                self.command, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=self.env, start_new_session=True,
             )
         try:
-            if spec.cpus:
-                os.sched_setaffinity(self.process.pid, spec.cpus)
+            if self.cpus:
+                os.sched_setaffinity(self.process.pid, self.cpus)
             self._wait_ready()
         except BaseException:
             self.stop()
@@ -125,12 +129,12 @@ class RunningServer:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise LoadgenError(f"{self.spec.server} exited during start-up "
+                raise LoadgenError(f"{self.name} exited during start-up "
                                    f"(code {self.process.returncode}){self._log_tail()}")
             if self._healthy():
                 return
             time.sleep(0.05)
-        raise LoadgenError(f"{self.spec.server} was not ready within {READY_TIMEOUT_S:g} s"
+        raise LoadgenError(f"{self.name} was not ready within {READY_TIMEOUT_S:g} s"
                            f"{self._log_tail()}")
 
     def _healthy(self) -> bool:
@@ -144,7 +148,7 @@ class RunningServer:
             conn.close()
 
     def _log_tail(self) -> str:
-        path = self.spec.log_path
+        path = self.log_path
         if path is None or not path.exists():
             return ""
         lines = path.read_text(errors="replace").strip().splitlines()[-LOG_TAIL_LINES:]
@@ -155,13 +159,13 @@ class RunningServer:
         proc = self.process
         if proc is None:
             return
-        for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, STOP_GRACE_S)):
+        for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError:
                 break
             try:
-                proc.wait(timeout=wait)
+                proc.wait(timeout=STOP_GRACE_S)
                 break
             except subprocess.TimeoutExpired:
                 continue
@@ -169,3 +173,12 @@ class RunningServer:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         self.process = None
+
+
+def running_server(spec: ServerSpec) -> ServerProcess:
+    """The ASGI server of `spec`, ready to start, on a free port."""
+    endpoint = Endpoint(spec.host, free_port(spec.host))
+    command = launcher(spec.server).command(spec.python, spec.app, spec.host, endpoint.port)
+    env = {**os.environ, "PYTHONPATH": str(spec.app_dir), **dict(spec.env)}
+    return ServerProcess(spec.server, command, endpoint, cwd=spec.app_dir, env=env,
+                         cpus=spec.cpus, log_path=spec.log_path)

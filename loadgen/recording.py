@@ -1,0 +1,100 @@
+"""Raw values on the hot path, HDR histograms off it.
+
+A response costs the hot path two or three array appends (service time, send lag, status).
+Every 100 ms the engine folds those arrays into the current second's histograms, and once a
+second it closes the second: adds it to the run's totals and encodes it for the interval log.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from dataclasses import dataclass
+from operator import add
+
+from hdrh.histogram import HdrHistogram
+
+from loadgen import histogram
+
+
+class Recorder:
+    """Raw values of one request kind since the last fold.
+
+    `service` is µs from the write to the complete response (uncorrected latency); `lag` is µs
+    from the intended send time to the write, appended in open loop only: in closed loop the
+    intended time is the send time, so the lag is zero by definition and costs nothing.
+    Corrected latency is service + lag.
+    """
+
+    __slots__ = ("errors", "lag", "measured", "service", "status")
+
+    def __init__(self, measured: bool) -> None:
+        self.measured = measured  # False for the warm-up's recorders, whose values are dropped
+        self.service = array("q")
+        self.lag = array("q")
+        self.status = array("i")
+        self.errors: Counter[str] = Counter()
+
+    def take(self) -> tuple[array[int], array[int], array[int]]:
+        taken = self.service, self.lag, self.status
+        self.service, self.lag, self.status = array("q"), array("q"), array("i")
+        return taken
+
+    def clear(self) -> None:
+        del self.service[:], self.lag[:], self.status[:]
+        self.errors.clear()
+
+
+@dataclass
+class KindResult:
+    """Encoded histograms (µs) and counters of one request kind, as a worker returns them."""
+
+    corrected: str
+    uncorrected: str
+    send_lag: str
+    status: dict[int, int]
+    errors: dict[str, int]
+
+
+class KindTotals:
+    """The histograms of one request kind: the whole measured window and the current second."""
+
+    def __init__(self) -> None:
+        self.corrected = histogram.new_histogram()
+        self.uncorrected = histogram.new_histogram()
+        self.send_lag = histogram.new_histogram()
+        self.status: Counter[int] = Counter()
+        self.second_corrected = histogram.new_histogram()
+        self.second_uncorrected = histogram.new_histogram()
+
+    def fold(self, rec: Recorder) -> None:
+        service, lag, status = rec.take()
+        if not service:
+            return
+        histogram.record_all(self.second_uncorrected, service)
+        if lag:
+            histogram.record_all(self.second_corrected, map(add, service, lag))
+            histogram.record_all(self.send_lag, lag)
+        else:
+            histogram.record_all(self.second_corrected, service)
+            self.send_lag.record_value(0, len(service))
+        self.status.update(status)
+
+    def close_second(self) -> tuple[HdrHistogram, HdrHistogram]:
+        """Add the current second to the totals; return its (corrected, uncorrected) and start
+        a new one (fresh histograms: hdrh's reset() zeroes its counters in a Python loop)."""
+        second = self.second_corrected, self.second_uncorrected
+        self.corrected.add(second[0])
+        self.uncorrected.add(second[1])
+        self.second_corrected = histogram.new_histogram()
+        self.second_uncorrected = histogram.new_histogram()
+        return second
+
+    def result(self, errors: Counter[str]) -> KindResult:
+        return KindResult(
+            corrected=histogram.encode(self.corrected),
+            uncorrected=histogram.encode(self.uncorrected),
+            send_lag=histogram.encode(self.send_lag),
+            status=dict(self.status),
+            errors=dict(errors),
+        )
