@@ -20,7 +20,7 @@ def ensure_tools(*packages: tuple[str, str]) -> None:
     if not missing:
         return
     if os.geteuid() != 0:
-        sys.exit(f"missing {', '.join(missing)}: install them (apt-get install {' '.join(missing)})")
+        sys.exit(f"missing {', '.join(missing)}: apt-get install {' '.join(missing)}")
     subprocess.run(["apt-get", "update", "-qq"], check=True)
     subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True,
                    env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})

@@ -19,6 +19,7 @@ from loadgen.runner import Placement, run_load
 from loadgen.summary import Progress, render
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # the shell's code for SIGINT; the results were written all the same
 
 
 @click.group()
@@ -29,11 +30,12 @@ def cli() -> None:
 
 def build_profile(connections: int, rate: float | None, stages: str | None, arrival: str,
                   duration: str | None, warmup: str, timeout: str, processes: int,
-                  seed: int) -> LoadProfile:
+                  seed: int, timer_slack: str = "100us") -> LoadProfile:
     """The load profile from the command line's words."""
     common: dict[str, object] = dict(
         connections=connections, arrival=arrival, warmup_s=parse_duration(warmup),
         timeout_s=parse_duration(timeout), processes=processes, seed=seed,
+        timer_slack_s=parse_duration(timer_slack),
     )
     if rate is not None and stages is not None:
         raise LoadgenError("--rate and --stages cannot be used together: "
@@ -64,6 +66,9 @@ def build_profile(connections: int, rate: float | None, stages: str | None, arri
               help="Worker processes, each on its own core.")
 @click.option("--cpus", "cpu_list", help="Cores for the generator, e.g. 1 or 2-3.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for Poisson arrivals.")
+@click.option("--timer-slack", default="100us", show_default=True,
+              help="Open loop: least time between wake-ups; requests may be this late so "
+                   "that one wake-up sends several.")
 @click.option("--target", help="Start this app from targets/ and load it (URL is then a path).")
 @click.option("--server", default="uvicorn", show_default=True, help="Server for --target.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the result.")
@@ -71,11 +76,11 @@ def build_profile(connections: int, rate: float | None, stages: str | None, arri
               help="Write per-second histograms in the HdrHistogram log format.")
 def run(url: str | None, connections: int, rate: float | None, stages: str | None,
         arrival: str, duration: str | None, warmup: str, timeout: str, processes: int,
-        cpu_list: str | None, seed: int, target: str | None, server: str,
+        cpu_list: str | None, seed: int, timer_slack: str, target: str | None, server: str,
         json_path: Path | None, hlog_path: Path | None) -> None:
     """Load URL (or a target loadgen starts) and report latency and throughput."""
     profile = build_profile(connections, rate, stages, arrival, duration, warmup, timeout,
-                            processes, seed)
+                            processes, seed, timer_slack)
     server_cores, generator_cores = cpus.split(processes)
     if cpu_list is not None:
         generator_cores = cpus.parse(cpu_list)
@@ -105,6 +110,8 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
     if hlog_path is not None:
         result.write_hlog(hlog_path)
         click.echo(f"wrote {hlog_path}")
+    if result.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def _load(endpoint: Endpoint, path: str, profile: LoadProfile, placement: Placement,
@@ -133,4 +140,4 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("loadgen: aborted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 import time
 from array import array
 from collections import Counter
@@ -26,6 +25,7 @@ from loadgen.profile import LoadProfile
 from loadgen.recording import KindResult, KindTotals, Recorder
 from loadgen.request import Endpoint, RequestTemplate
 from loadgen.schedule import NS, Share, intended_times
+from loadgen.timer import PreciseTimer
 
 SWEEP_S = 0.1
 INTERVAL_NS = NS
@@ -69,7 +69,7 @@ class WorkerResult:
     waited: int
     reconnects: int
     generator_lag: str
-    cpu_s: float
+    cpu_fraction: float  # CPU time over wall time, from the window's start to the drain's end
     interrupted: bool
     cpus: tuple[int, ...] = field(default=())
 
@@ -95,6 +95,8 @@ class Worker:
         profile = plan.profile
         self._open = profile.open_loop
         self._timeout_ns = int(profile.timeout_s * NS)
+        self._slack_ns = int(profile.timer_slack_s * NS)
+        self._last_tick = 0
         self._on_interval = on_interval
         self._should_stop = should_stop
         kinds = list(dict.fromkeys(t.kind for t in plan.templates))
@@ -117,13 +119,13 @@ class Worker:
         self._intervals: list[Interval] = []
         self._intended = self._sent = self._unsent = self._waited = self._reconnects = 0
         self._next_t: int | None = None
-        self._timer: asyncio.TimerHandle | None = None
         self._flush_timer: asyncio.TimerHandle | None = None
         self._done: asyncio.Future[None] | None = None
+        self._reconnecting: set[asyncio.Task[None]] = set()
         self._interrupted = False
         self._second = 0
-        self._cpu0: float | None = None
-        self._cpu1 = 0.0
+        self._cpu0: tuple[float, int] | None = None  # (CPU time, perf_counter_ns) at start
+        self._cpu_fraction = 0.0
         self.end_ns = 0
 
     # -- the run ---------------------------------------------------------------------------------
@@ -147,6 +149,7 @@ class Worker:
         self._flush_timer = self._loop.call_at(
             self._loop_time(self._warm_end_ns + INTERVAL_NS), self._flush)
         if self._open:
+            self._timer = PreciseTimer(self._loop, self._tick)
             self._times = iter(intended_times(profile, self.plan.share))
             self._advance()
             self._idle = list(self._conns)
@@ -156,6 +159,7 @@ class Worker:
             for conn in self._conns:
                 self.on_free(conn, self._start_ns)
         await self._done
+        await self._close()
         return self._result(start_epoch)
 
     async def _connect(self, conn: Connection) -> None:
@@ -178,7 +182,7 @@ class Worker:
         return self._loop.time() + (ns - perf_counter_ns()) / NS
 
     def _begin_measuring(self) -> None:
-        self._cpu0 = time.process_time()
+        self._cpu0 = time.process_time(), perf_counter_ns()
         if not self._open:
             # Closed loop has no schedule: the window starts when the recorders switch.
             self._warm_end_ns = perf_counter_ns()
@@ -225,21 +229,18 @@ class Worker:
             self._intended += 1
 
     def _tick(self) -> None:
-        self._timer = None
-        now = perf_counter_ns()
+        now = self._last_tick = perf_counter_ns()
         idle = self._idle
         while idle and self._next_t is not None and self._next_t <= now:
             self._dispatch(idle.pop(), self._next_t, now, self._available_since)
             self._advance()
-        self._arm(now)
+        self._arm()
         self._maybe_done()
 
-    def _arm(self, now: int) -> None:
-        if self._timer is None and self._idle and self._next_t is not None:
-            # The loop's timers have millisecond resolution: round up so a tick never fires
-            # before the request is due, and report the lateness as send lag (as wrk2 does).
-            delay_ms = max(1, math.ceil((self._next_t - now) / 1_000_000))
-            self._timer = self._loop.call_later(delay_ms / 1000, self._tick)
+    def _arm(self) -> None:
+        if not self._timer.armed and self._idle and self._next_t is not None:
+            # Each wake-up costs tens of µs of CPU: at high rates one wake sends a batch.
+            self._timer.arm(max(self._next_t, self._last_tick + self._slack_ns))
 
     def on_free(self, conn: Connection, now: int) -> None:
         """A connection can take a request: the next due one, or the next in closed loop."""
@@ -253,7 +254,7 @@ class Worker:
             if not self._idle:
                 self._available_since = now
             self._idle.append(conn)
-            self._arm(now)
+            self._arm()
         elif now < self.end_ns:
             data, rec = self.next_request()
             conn.send(rec, data, now, now)
@@ -284,7 +285,9 @@ class Worker:
             self._idle.remove(conn)
         if not self._finished():
             self._reconnects += 1
-            self._loop.create_task(self._reconnect(conn))
+            task = self._loop.create_task(self._reconnect(conn))
+            self._reconnecting.add(task)
+            task.add_done_callback(self._reconnecting.discard)
         self._maybe_done()
 
     async def _reconnect(self, conn: Connection) -> None:
@@ -296,7 +299,10 @@ class Worker:
                     self._errors["connect"] += 1
                 await asyncio.sleep(RECONNECT_BACKOFF_S)
                 continue
-            self.on_free(conn, perf_counter_ns())
+            if self._finished():
+                conn.transport.abort()  # type: ignore[union-attr]  # connected too late
+            else:
+                self.on_free(conn, perf_counter_ns())
             return
 
     # -- time-driven housekeeping ----------------------------------------------------------------
@@ -364,22 +370,36 @@ class Worker:
 
     def _finish(self) -> None:
         assert self._done is not None
-        self._window_end_ns = min(perf_counter_ns(), self.end_ns)
-        self._cpu1 = time.process_time()
+        now = perf_counter_ns()
+        self._window_end_ns = min(now, self.end_ns)
+        if self._cpu0 is not None and now > self._cpu0[1]:
+            cpu_s = time.process_time() - self._cpu0[0]
+            self._cpu_fraction = cpu_s / ((now - self._cpu0[1]) / NS)
         for conn in self._conns:
             self._count_error(conn, "timeout")  # still in flight when the drain ran out
         while self._next_t is not None:  # due, or scheduled before a stop, and never sent
             if self._next_t >= self._warm_end_ns:
                 self._unsent += 1
             self._advance()
-        for timer in (self._timer, self._flush_timer):
-            if timer is not None:
-                timer.cancel()
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+        if self._open:
+            self._timer.close()
         for conn in self._conns:
             if conn.transport is not None:
                 conn.transport.abort()
         self._done.set_result(None)
         self._flush()
+
+    async def _close(self) -> None:
+        """Let reconnects under way end by themselves, then close every socket, so the loop
+        closes with no handle open (uvloop's loop.close() can hang on a half-made one)."""
+        if self._reconnecting:
+            await asyncio.wait(self._reconnecting)
+        for conn in self._conns:
+            if conn.transport is not None:
+                conn.transport.abort()
+        await asyncio.sleep(0)  # run the connection_lost callbacks
 
     def _result(self, start_epoch: float) -> WorkerResult:
         measured_ns = max(0, self._window_end_ns - self._warm_end_ns)
@@ -397,6 +417,6 @@ class Worker:
             waited=self._waited,
             reconnects=self._reconnects,
             generator_lag=histogram.encode(self._gen_lag_hist),
-            cpu_s=self._cpu1 - self._cpu0 if self._cpu0 is not None else 0.0,
+            cpu_fraction=self._cpu_fraction,
             interrupted=self._interrupted,
         )

@@ -39,6 +39,9 @@ class LoadProfile:
     timeout_s: float = 5.0
     processes: int = 1
     seed: int = 0
+    # The least time between two wake-ups of the open-loop scheduler; a request may be sent up
+    # to this late so that one wake-up sends several (the send lag says what it cost).
+    timer_slack_s: float = 0.0001
 
     def __post_init__(self) -> None:
         if self.connections < 1:
@@ -53,6 +56,8 @@ class LoadProfile:
             raise LoadgenError("--warmup must not be negative")
         if self.timeout_s <= 0:
             raise LoadgenError("--timeout must be positive")
+        if self.timer_slack_s < 0:
+            raise LoadgenError("--timer-slack must not be negative")
         for stage in self.stages:
             if stage.duration_s <= 0 or stage.rate <= 0:
                 raise LoadgenError("every stage needs a positive duration and a positive rate")
@@ -97,16 +102,16 @@ class LoadProfile:
                 f"{self.processes} process{'es' if self.processes > 1 else ''}")
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|µs|ms|s|m)?$")
 
 
 def parse_duration(text: str) -> float:
-    """Seconds from '10', '10s', '500ms' or '2m'."""
+    """Seconds from '10', '10s', '500ms', '100us' or '2m'."""
     match = _DURATION.match(text.strip())
     if not match:
         raise LoadgenError(f"not a duration: {text!r} (use e.g. 10s, 500ms, 2m)")
     value, unit = float(match.group(1)), match.group(2) or "s"
-    return value * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
+    return value * {"us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1.0, "m": 60.0}[unit]
 
 
 def parse_stages(text: str) -> tuple[Stage, ...]:

@@ -23,7 +23,8 @@ from loadgen.recording import KindResult
 GENERATOR_LAG_P99_LIMIT_US = 5_000
 RATE_FLOOR = 0.97
 WAITED_CEILING = 0.01
-# In closed loop the generator is the limit when its process keeps its core this busy.
+# A generator process that keeps its core this busy reads responses late: in closed loop that
+# caps the throughput, in open loop it adds to both latencies and to the queue.
 CPU_CEILING = 0.95
 
 
@@ -145,8 +146,7 @@ class RunResult:
     def check_generator(self) -> GeneratorCheck:
         duration = self.duration_s or 1.0
         sent = sum(w.sent for w in self.workers) if self.profile.open_loop else self.requests
-        cpu_fraction = max((w.cpu_s / w.measured_s for w in self.workers if w.measured_s),
-                           default=0.0)
+        cpu_fraction = max((w.cpu_fraction for w in self.workers), default=0.0)
         lag_p99 = int(histogram.merge(w.generator_lag for w in self.workers)
                       .get_value_at_percentile(99.0))
         waited = sum(w.waited for w in self.workers) / sent if sent else 0.0
@@ -163,9 +163,11 @@ class RunResult:
                     and not self.total.errors):
                 reasons.append(f"it sent {sent / intended:.0%} of the scheduled requests "
                                f"although almost none waited for a connection")
-        elif cpu_fraction >= CPU_CEILING:
-            reasons.append(f"its process kept its core {cpu_fraction:.0%} busy, so the "
-                           f"throughput may be the generator's limit, not the server's")
+        if cpu_fraction >= CPU_CEILING:
+            effect = ("responses may have waited to be read, so latency and queueing are "
+                      "partly the generator's" if self.profile.open_loop else
+                      "the throughput may be the generator's limit, not the server's")
+            reasons.append(f"its process kept its core {cpu_fraction:.0%} busy: {effect}")
         return GeneratorCheck(intended_rps, sent / duration, lag_p99, waited, cpu_fraction,
                               tuple(reasons))
 

@@ -1,0 +1,149 @@
+"""The `loadgen` command as a user runs it: a subprocess, real servers, files on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from loadgen.servers import ServerProcess, free_port
+
+LOADGEN = [sys.executable, "-m", "loadgen"]
+
+
+def loadgen(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LOADGEN, *args], capture_output=True, text=True, timeout=timeout)
+
+
+CLOSED_PORT = f"http://127.0.0.1:{free_port('127.0.0.1')}/"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "not a url"], "invalid URL"),
+    (["run", "http://"], "invalid URL"),
+    (["run", "http://127.0.0.1:99999/"], "invalid URL"),
+    (["run", "https://127.0.0.1/"], "https is not supported"),
+    (["run", CLOSED_PORT, "-d", "1s"], "cannot connect to 127.0.0.1"),
+    (["run", CLOSED_PORT, "--rate", "0"], "--rate must be positive"),
+    (["run", CLOSED_PORT, "--rate", "-5"], "--rate must be positive"),
+    (["run", CLOSED_PORT, "--duration", "0s"], "--duration must be positive"),
+    (["run", CLOSED_PORT, "--duration", "-3s"], "not a duration"),
+    (["run", CLOSED_PORT, "--rate", "100", "--stages", "1s:100"], "cannot be used together"),
+    (["run", CLOSED_PORT, "--stages", "1s:100,2s"], "not a stage"),
+    (["run", CLOSED_PORT, "--connections", "many"], "'many' is not a valid integer"),
+    (["run", CLOSED_PORT, "--cpus", "99"], "not available here"),
+    (["run", "--target", "nope"], "unknown target 'nope'; choose from: raw"),
+    (["run", "--target", "raw", "--server", "nope"], "unknown server 'nope'"),
+    (["run"], "give a URL"),
+    (["nosuchcommand"], "No such command"),
+])
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    done = loadgen(*args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert message in lines[0]
+    assert lines[0].startswith("loadgen: error: ")
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_json_and_interval_log_of_a_managed_server(tmp_path: Path) -> None:
+    out, hlog = tmp_path / "run.json", tmp_path / "run.hlog"
+    done = loadgen("run", "--target", "raw", "--server", "uvicorn", "--rate", "500",
+                   "-d", "2s", "--warmup", "0.5s", "--json", str(out), "--hlog", str(hlog))
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stdout, "no progress line when stdout is not a terminal"
+    assert "cores: generator" in done.stdout
+    result = json.loads(out.read_text())
+    assert result["requests"] == pytest.approx(1000, rel=0.02)
+    assert result["duration_s"] == pytest.approx(2.0, rel=0.01)
+    assert result["throughput_rps"] == pytest.approx(500, rel=0.02)
+    for kind in ("corrected", "uncorrected"):
+        figures = result["latency_us"][kind]
+        assert set(figures) >= {"p50", "p90", "p99", "p999", "max"}
+        assert 0 < figures["p50"] <= figures["p99"] <= figures["max"]
+        decoded = HdrHistogram.decode(result["histograms"][kind])
+        assert decoded.get_total_count() == result["requests"]
+    assert set(result["send_lag_us"]) == {"p50", "p99", "max"}
+    assert result["status"] == {"200": result["requests"]}
+    assert result["errors"] == {}
+    assert result["generator_bound"] is False
+    assert result["server_cpus"] and result["generator"]["cpus"]
+    assert set(result["server_cpus"]).isdisjoint(result["generator"]["cpus"]) or \
+        os.cpu_count() == 1
+    assert list(result["kinds"]) == ["GET /plaintext"]
+    assert [s["second"] for s in result["series"]] == [0, 1]
+    tagged = [line.split(",")[0] for line in hlog.read_text().splitlines()
+              if line.startswith("Tag=")]
+    assert tagged.count("Tag=corrected") == tagged.count("Tag=uncorrected") == 2
+
+
+def test_ctrl_c_stops_early_and_keeps_what_was_measured(raw_server: ServerProcess,
+                                                        tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    url = f"http://{raw_server.endpoint.authority}/plaintext"
+    proc = subprocess.Popen([*LOADGEN, "run", url, "--rate", "300", "-d", "60s",
+                             "--warmup", "0.5s", "--json", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "INTERRUPTED" in stdout
+    result = json.loads(out.read_text())
+    assert result["interrupted"] is True
+    assert 300 < result["requests"] < 1200
+    assert result["duration_s"] < 5
+
+
+def test_a_server_that_dies_mid_run_still_gets_a_summary_and_json(
+        raw_server: ServerProcess, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    url = f"http://{raw_server.endpoint.authority}/plaintext"
+    proc = subprocess.Popen([*LOADGEN, "run", url, "--rate", "300", "-d", "3s", "--warmup",
+                             "0.5s", "--timeout", "1s", "--json", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    raw_server.stop()
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "errors       connect:" in stdout
+    result = json.loads(out.read_text())
+    assert result["errors"]["connect"] > 0
+    assert result["generator"]["unsent"] > 0
+    assert 0 < result["requests"] < 900
+
+
+def test_progress_line_on_a_terminal(raw_server: ServerProcess) -> None:
+    url = f"http://{raw_server.endpoint.authority}/plaintext"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: loadgen on a pseudo-terminal
+        os.execv(sys.executable, [*LOADGEN, "run", url, "--rate", "200", "-d", "2.5s",
+                                  "--warmup", "0.2s"])
+    output = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    text = output.decode()
+    assert "\r" in text and "req/s  p99 so far" in text
+    assert "requests     " in text

@@ -1,0 +1,130 @@
+"""The engine against real uvicorn processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from loadgen import histogram
+from loadgen.engine import Interval
+from loadgen.profile import LoadProfile
+from loadgen.request import get_template
+from loadgen.result import RunResult
+from loadgen.runner import Placement, run_load
+from loadgen.servers import ServerProcess
+
+from .conftest import GENERATOR_CORES
+
+
+def load(server: ServerProcess, path: str, profile: LoadProfile, **kwargs: object) -> RunResult:
+    endpoint = server.endpoint
+    return run_load(endpoint, (get_template(endpoint, path),), profile,
+                    Placement(GENERATOR_CORES), **kwargs)  # type: ignore[arg-type]
+
+
+def test_closed_loop_counts_every_response(raw_server: ServerProcess) -> None:
+    result = load(raw_server, "/plaintext", LoadProfile(connections=8, duration_s=1.0,
+                                                        warmup_s=0.2))
+    assert result.requests > 500
+    assert result.total.status == {200: result.requests}
+    assert not result.total.errors
+    # Closed loop sends when the last response is complete: no lag, corrected = uncorrected.
+    assert result.total.corrected.equals(result.total.uncorrected)
+    assert result.total.send_lag.get_max_value() == 0
+    assert sum(i.requests for w in result.workers for i in w.intervals) == result.requests
+
+
+@pytest.mark.parametrize("path", ["/chunked", "/status/404", "/status/503"])
+def test_chunked_and_error_statuses_are_parsed(edge_server: ServerProcess, path: str) -> None:
+    result = load(edge_server, path, LoadProfile(connections=4, duration_s=0.5, warmup_s=0.1))
+    expected = 200 if path == "/chunked" else int(path.rsplit("/", 1)[1])
+    assert result.requests > 100
+    assert result.total.status == {expected: result.requests}
+    assert not result.total.errors
+
+
+def test_connection_close_means_reconnect(edge_server: ServerProcess) -> None:
+    result = load(edge_server, "/close", LoadProfile(connections=4, duration_s=0.5,
+                                                     warmup_s=0.1))
+    assert result.requests > 50
+    assert result.total.status == {200: result.requests}
+    assert not result.total.errors
+    reconnects = sum(w.reconnects for w in result.workers)
+    assert reconnects >= result.requests, "one new connection per response"
+
+
+def test_open_loop_rate_is_accurate(raw_server: ServerProcess) -> None:
+    result = load(raw_server, "/plaintext", LoadProfile.constant(2000, 5.0, warmup_s=1.0))
+    assert result.requests == pytest.approx(10_000, rel=0.02)
+    assert not result.total.errors
+    assert not result.check_generator().bound
+
+
+def test_a_stalled_server_shows_in_corrected_latency_only(raw_server: ServerProcess) -> None:
+    """BENCHMARKING.md's check: SIGSTOP the server for 1 s in a 6 s run at 1,000 req/s."""
+    assert raw_server.process is not None
+    pid = raw_server.process.pid
+    stop = threading.Timer(1.0 + 2.0, os.kill, (pid, signal.SIGSTOP))  # warm-up + 2 s
+    resume = threading.Timer(1.0 + 3.0, os.kill, (pid, signal.SIGCONT))
+    stop.start()
+    resume.start()
+    try:
+        # Few connections, so that the requests caught in flight stay under 1% of the run.
+        result = load(raw_server, "/plaintext",
+                      LoadProfile.constant(1000, 6.0, connections=16, warmup_s=1.0))
+    finally:
+        stop.cancel()
+        resume.cancel()
+        os.kill(pid, signal.SIGCONT)
+    corrected = histogram.summary(result.total.corrected)
+    uncorrected = histogram.summary(result.total.uncorrected)
+    assert result.requests == pytest.approx(6000, rel=0.02)
+    assert corrected["p99"] >= 500_000
+    assert corrected["p90"] >= 200_000
+    assert uncorrected["p99"] < corrected["p99"] / 10
+    assert result.check_generator().waited_fraction > 0.1, "the queue was the server's doing"
+
+
+def test_processes_merge_exactly(raw_server: ServerProcess) -> None:
+    result = load(raw_server, "/plaintext",
+                  LoadProfile.constant(1000, 2.0, connections=8, warmup_s=0.5, processes=2))
+    assert len(result.workers) == 2 and not result.missing
+    counts = [sum(k.status.values()) for w in result.workers for k in w.kinds.values()]
+    assert all(counts) and sum(counts) == result.requests
+    assert result.requests == pytest.approx(2000, rel=0.02)
+    merged = histogram.merge(k.corrected for w in result.workers for k in w.kinds.values())
+    assert list(merged.counts) == list(result.total.corrected.counts)
+    assert {w.cpus for w in result.workers} == {(c,) for c in GENERATOR_CORES[:2]} or \
+        len(GENERATOR_CORES) == 1
+
+
+def test_a_generator_that_falls_behind_says_so(raw_server: ServerProcess) -> None:
+    """Block the generator's own loop for 60 ms every second: it sends late with connections
+    free, and the self-check must call the run generator-bound."""
+    def stall(_: Interval) -> None:
+        time.sleep(0.06)
+
+    result = load(raw_server, "/plaintext", LoadProfile.constant(1000, 3.0, warmup_s=0.5),
+                  on_interval=stall)
+    check = result.check_generator()
+    assert check.bound
+    assert check.generator_lag_p99_us > 5000
+    assert "connections were free" in check.reasons[0]
+
+
+def test_a_server_that_dies_mid_run_leaves_a_result(raw_server: ServerProcess) -> None:
+    killer = threading.Timer(1.5, raw_server.stop)
+    killer.start()
+    try:
+        result = load(raw_server, "/plaintext",
+                      LoadProfile.constant(500, 3.0, warmup_s=0.5, timeout_s=1.0))
+    finally:
+        killer.cancel()
+    assert 200 < result.requests < 1500
+    assert result.total.errors, "failed connections are counted"
+    assert result.total.errors.get("connect", 0) > 0
+    assert sum(w.unsent for w in result.workers) > 0, "what could not be sent is said"

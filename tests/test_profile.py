@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from loadgen.errors import LoadgenError
+from loadgen.profile import LoadProfile, Stage, parse_duration, parse_stages
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("10", 10), ("2.5s", 2.5), ("500ms", 0.5),
+                                               ("2m", 120)])
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "ten", "5h", "-1s"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(LoadgenError):
+        parse_duration(text)
+
+
+def test_stages() -> None:
+    assert parse_stages("10s:1000,20s:5000") == (Stage(10, 1000), Stage(20, 5000))
+    with pytest.raises(LoadgenError, match="not a stage"):
+        parse_stages("10s")
+    with pytest.raises(LoadgenError, match="not a rate"):
+        parse_stages("10s:fast")
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"connections": 0}, {"duration_s": 0}, {"duration_s": -1}, {"warmup_s": -1},
+    {"timeout_s": 0}, {"processes": 0}, {"connections": 2, "processes": 3},
+])
+def test_profile_rejects_nonsense(kwargs: dict[str, float]) -> None:
+    with pytest.raises(LoadgenError):
+        LoadProfile(**kwargs)  # type: ignore[arg-type]
+
+
+def test_rate_must_be_positive() -> None:
+    with pytest.raises(LoadgenError, match="--rate must be positive"):
+        LoadProfile.constant(0, 5)
+    with pytest.raises(LoadgenError):
+        LoadProfile.staged((Stage(5, 100), Stage(5, 0)))
+
+
+def test_intended_requests_integrates_the_stages() -> None:
+    assert LoadProfile.constant(200, 5).intended_requests == 1000
+    assert LoadProfile.staged((Stage(2, 100), Stage(2, 300))).intended_requests == 600

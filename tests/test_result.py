@@ -1,0 +1,76 @@
+"""The merge and the generator's verdict on itself, from hand-made worker results."""
+
+from __future__ import annotations
+
+from loadgen import histogram
+from loadgen.engine import WorkerResult
+from loadgen.profile import LoadProfile
+from loadgen.recording import KindResult
+from loadgen.result import MissingWorker, RunResult
+
+
+def encoded(values: list[int]) -> str:
+    hist = histogram.new_histogram()
+    histogram.record_all(hist, values)
+    return histogram.encode(hist)
+
+
+def worker(index: int, *, requests: int = 1000, sent: int = 1000, intended: int = 1000,
+           waited: int = 0, gen_lag_us: int = 100, cpu: float = 0.2,
+           errors: dict[str, int] | None = None) -> WorkerResult:
+    kind = KindResult(corrected=encoded([500] * requests), uncorrected=encoded([400] * requests),
+                      send_lag=encoded([100] * requests), status={200: requests}, errors={})
+    return WorkerResult(
+        share=None, start_epoch_s=0.0, measured_s=1.0, kinds={"GET /": kind},  # type: ignore[arg-type]
+        intervals=[], errors=errors or {}, intended=intended, sent=sent, unsent=0,
+        waited=waited, reconnects=0, generator_lag=encoded([gen_lag_us] * sent), cpu_fraction=cpu,
+        interrupted=False)
+
+
+OPEN = LoadProfile.constant(2000, 1.0, processes=2, connections=4)
+CLOSED = LoadProfile(duration_s=1.0)
+
+
+def test_workers_merge_into_the_run() -> None:
+    result = RunResult("t", OPEN, [worker(0), worker(1, requests=500, sent=500)], (1,))
+    assert result.requests == 1500
+    assert result.total.status == {200: 1500}
+    assert result.kinds["GET /"].requests == 1500
+    assert result.throughput_rps == 1500
+
+
+def test_an_open_loop_run_that_kept_up() -> None:
+    check = RunResult("t", OPEN, [worker(0), worker(1)], (1,)).check_generator()
+    assert not check.bound and check.reasons == ()
+    assert check.intended_rps == 2000
+
+
+def test_late_sends_with_free_connections_are_the_generators_fault() -> None:
+    check = RunResult("t", OPEN, [worker(0, gen_lag_us=9000), worker(1)], (1,)).check_generator()
+    assert check.bound
+    assert "generator lag p99 9.0 ms" in check.reasons[0]
+
+
+def test_a_shortfall_without_waiting_is_the_generators_fault() -> None:
+    result = RunResult("t", OPEN, [worker(0, sent=900), worker(1, sent=900)], (1,))
+    check = result.check_generator()
+    assert check.bound and "90% of the scheduled requests" in check.reasons[0]
+
+
+def test_a_shortfall_from_busy_connections_is_the_servers() -> None:
+    workers = [worker(k, sent=900, waited=400) for k in range(2)]
+    assert not RunResult("t", OPEN, workers, (1,)).check_generator().bound
+
+
+def test_a_generator_at_full_cpu_is_the_limit() -> None:
+    closed = RunResult("t", CLOSED, [worker(0, cpu=0.99)], (1,)).check_generator()
+    assert closed.bound and "throughput may be the generator's limit" in closed.reasons[0]
+    assert not RunResult("t", CLOSED, [worker(0, cpu=0.5)], (1,)).check_generator().bound
+    opened = RunResult("t", OPEN, [worker(0, cpu=0.97), worker(1)], (1,)).check_generator()
+    assert opened.bound and "latency and queueing are partly" in opened.reasons[0]
+
+
+def test_a_missing_worker_makes_the_run_partial() -> None:
+    result = RunResult("t", OPEN, [worker(0)], (1,), missing=[MissingWorker(1, -9)])
+    assert result.partial
+    assert result.to_json()["missing_workers"] == [{"index": 1, "exitcode": -9}]
