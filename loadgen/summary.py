@@ -64,11 +64,11 @@ def render(result: RunResult) -> str:
             lines.append(f"  {name}: {figures.requests:,} requests")
             lines += _latency_rows(figures, "    ")
     verdict = ("GENERATOR-BOUND: " + "; ".join(check.reasons)) if check.bound else "kept up"
-    figures = f"CPU {check.cpu_fraction:.0%} of its core"
+    detail = f"CPU {check.cpu_fraction:.0%} of its core"
     if check.intended_rps is not None:
-        figures += (f", generator lag p99 {format_us(check.generator_lag_p99_us)}, "
+        detail += (f", generator lag p99 {format_us(check.generator_lag_p99_us)}, "
                     f"{check.waited_fraction:.1%} of requests waited for a busy connection")
-    lines += [f"generator    {verdict}", f"             {figures}"]
+    lines += [f"generator    {verdict}", f"             {detail}"]
     return "\n".join(lines)
 
 
