@@ -46,6 +46,10 @@ def render(result: RunResult) -> str:
     server = (format_cores(result.server_cpus) if result.server_cpus is not None
               else "not started by loadgen")
     lines.append(f"  cores: generator {format_cores(result.generator_cpus)}, server {server}")
+    shared = set(result.server_cpus or ()) & set(result.generator_cpus)
+    if shared:
+        lines.append(f"  WARNING: generator and server share core(s) "
+                     f"{format_cores(tuple(sorted(shared)))}; each slows the other")
     if result.interrupted:
         lines.append("  INTERRUPTED: the run was stopped early; figures cover what was measured")
     for missing in result.missing:

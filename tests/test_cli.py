@@ -63,6 +63,7 @@ def test_json_and_interval_log_of_a_managed_server(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stdout, "no progress line when stdout is not a terminal"
     assert "cores: generator" in done.stdout
+    assert "share core" not in done.stdout
     result = json.loads(out.read_text())
     assert result["requests"] == pytest.approx(1000, rel=0.02)
     assert result["duration_s"] == pytest.approx(2.0, rel=0.01)
