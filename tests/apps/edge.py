@@ -15,14 +15,8 @@ Message = MutableMapping[str, Any]
 
 async def app(scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[Message]],
               send: Callable[[Message], Awaitable[None]]) -> None:
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    if scope["type"] != "http":
+        return  # no lifespan: uvicorn goes on without it
     path: str = scope["path"]
     if path == "/chunked":
         await send({"type": "http.response.start", "status": 200, "headers": []})
