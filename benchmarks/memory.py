@@ -29,7 +29,7 @@ def peak_rss_mb(url: str, seconds: int, core: int) -> float:
 
 def main() -> None:
     server_cores, generator_cores = cpus.split()
-    with running_server(ServerSpec("uvicorn", "raw:app", cpus=server_cores)) as server:
+    with running_server(ServerSpec("uvicorn", "raw_app:app", cpus=server_cores)) as server:
         url = f"http://{server.endpoint.authority}/plaintext"
         print(f"uvicorn + raw ASGI on core {cpus.format_cores(server_cores)}, "
               f"loadgen on core {generator_cores[0]}, closed loop, 64 connections")

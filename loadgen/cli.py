@@ -5,7 +5,10 @@ Every user error ends as one line on stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -13,10 +16,10 @@ import click
 from loadgen import cpus, servers
 from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile, parse_duration, parse_stages
-from loadgen.request import Endpoint, get_template, parse_url
-from loadgen.result import RunResult
+from loadgen.request import get_template, parse_url
 from loadgen.runner import Placement, run_load
 from loadgen.summary import Progress, render
+from loadgen.trial import run_served
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # the shell's code for SIGINT; the results were written all the same
@@ -71,13 +74,15 @@ def build_profile(connections: int, rate: float | None, stages: str | None, arri
                    "that one wake-up sends several.")
 @click.option("--target", help="Start this app from targets/ and load it (URL is then a path).")
 @click.option("--server", default="uvicorn", show_default=True, help="Server for --target.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Server worker processes for --target.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the result.")
 @click.option("--hlog", "hlog_path", type=click.Path(path_type=Path),
               help="Write per-second histograms in the HdrHistogram log format.")
 def run(url: str | None, connections: int, rate: float | None, stages: str | None,
         arrival: str, duration: str | None, warmup: str, timeout: str, processes: int,
         cpu_list: str | None, seed: int, timer_slack: str, target: str | None, server: str,
-        json_path: Path | None, hlog_path: Path | None) -> None:
+        workers: int, json_path: Path | None, hlog_path: Path | None) -> None:
     """Load URL (or a target loadgen starts) and report latency and throughput."""
     profile = build_profile(connections, rate, stages, arrival, duration, warmup, timeout,
                             processes, seed, timer_slack)
@@ -90,19 +95,20 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
         if url is None:
             raise LoadgenError("give a URL to load, or --target to start one")
         endpoint, path = parse_url(url)
-        result = _load(endpoint, path, profile, Placement(generator_cores), url)
+        with _progress() as progress:
+            result = run_load(endpoint, (get_template(endpoint, path),), profile,
+                              Placement(generator_cores), progress, url)
     else:
         path = url or "/plaintext"
         if not path.startswith("/"):
             raise LoadgenError(f"with --target, give a path such as /plaintext, not {path!r}")
         spec = servers.ServerSpec(
-            server, servers.target_app(target), cpus=server_cores,
+            server, servers.target_app(target), workers=_workers(workers), cpus=server_cores,
             log_path=json_path.with_suffix(".server.log") if json_path else None,
         )
-        with servers.running_server(spec) as running:
-            label = f"{target} on {server} http://{running.endpoint.authority}{path}"
-            result = _load(running.endpoint, path, profile,
-                           Placement(generator_cores, server_cores), label)
+        with _progress() as progress:
+            result = run_served(spec, target, path, profile,
+                                Placement(generator_cores, server_cores), progress)
     click.echo(render(result))
     if json_path is not None:
         result.write_json(json_path)
@@ -114,15 +120,62 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
         sys.exit(EXIT_INTERRUPTED)
 
 
-def _load(endpoint: Endpoint, path: str, profile: LoadProfile, placement: Placement,
-          label: str) -> RunResult:
+@contextmanager
+def _progress() -> Iterator[Progress | None]:
+    """A live progress line on a terminal; nothing otherwise."""
     progress = Progress(sys.stdout) if sys.stdout.isatty() else None
     try:
-        return run_load(endpoint, (get_template(endpoint, path),), profile, placement,
-                        progress, label)
+        yield progress
     finally:
         if progress is not None:
             progress.close()
+
+
+def _workers(workers: int) -> int:
+    if workers < 1:
+        raise LoadgenError("--workers must be at least 1")
+    return workers
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--server", default="uvicorn", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True,
+              help="The port to listen on; another free one if it is taken.")
+@click.option("--workers", type=int, default=1, show_default=True)
+def serve(target: str, server: str, port: int, workers: int) -> None:
+    """Serve TARGET on 127.0.0.1 until Ctrl-C, pinned as `run --target` would pin it."""
+    server_cores, _ = cpus.split()
+    spec = servers.ServerSpec(server, servers.target_app(target), workers=_workers(workers),
+                              cpus=server_cores, port=port)
+    running = servers.running_server(spec)
+    with running:
+        if running.endpoint.port != port:
+            click.echo(f"port {port} is taken; using {running.endpoint.port}")
+        click.echo(f"{target} on {server} at http://{running.endpoint.authority}/ "
+                   f"(cores {cpus.format_cores(server_cores)}); Ctrl-C stops it")
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            click.echo("stopping")
+
+
+@cli.command("servers")
+def list_servers() -> None:
+    """List the servers loadgen can start, and whether each is installed."""
+    for name, launch in servers.LAUNCHERS.items():
+        state = "installed" if servers.installed(launch.module) else "not installed"
+        lifespan = "lifespan" if launch.lifespan else "no lifespan"
+        click.echo(f"{name:<13} {state:<14} {lifespan}")
+
+
+@cli.command("targets")
+def list_targets() -> None:
+    """List the apps under test in targets/, and whether their framework is installed."""
+    for name in servers.target_names():
+        framework = {"raw": "python_multipart"}.get(name, name)
+        state = "installed" if servers.installed(framework) else "not installed"
+        click.echo(f"{name:<13} {state:<14} targets/{name}_app.py")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from loadgen import histogram
 from loadgen.engine import WorkerResult
 from loadgen.profile import LoadProfile
 from loadgen.recording import KindResult
+from loadgen.usage import Sample, cpu_at
 
 # The generator is behind its schedule when its own lateness (time from "due and a connection was
 # free" to the write) has a p99 above this, or when it sent fewer than RATE_FLOOR of the planned
@@ -34,6 +35,26 @@ class MissingWorker:
 
     index: int
     exitcode: int | None
+
+
+@dataclass(frozen=True)
+class ServerFigures:
+    """The server loadgen started: which, and its sampled CPU and memory."""
+
+    name: str
+    workers: int
+    samples: list[Sample]
+
+    def cpu_us_per_request(self, window: tuple[float, float], requests: int) -> float | None:
+        """Server CPU (all its processes) in the measured window, per request served."""
+        if not requests or len(self.samples) < 2:
+            return None
+        return (cpu_at(self.samples, window[1]) - cpu_at(self.samples, window[0])) \
+            / requests * 1e6
+
+    @property
+    def rss_mb_max(self) -> float:
+        return max((s.rss_mb for s in self.samples), default=0.0)
 
 
 @dataclass
@@ -106,6 +127,7 @@ class RunResult:
     generator_cpus: tuple[int, ...]
     server_cpus: tuple[int, ...] | None = None
     missing: list[MissingWorker] = field(default_factory=list)
+    server: ServerFigures | None = None
     kinds: dict[str, KindFigures] = field(init=False)
     total: KindFigures = field(init=False)
 
@@ -134,6 +156,18 @@ class RunResult:
     @property
     def throughput_rps(self) -> float:
         return self.requests / self.duration_s if self.duration_s else 0.0
+
+    @property
+    def window(self) -> tuple[float, float]:
+        """The measured window, in seconds since the epoch."""
+        start = min((w.start_epoch_s for w in self.workers), default=0.0) + self.profile.warmup_s
+        return start, start + self.duration_s
+
+    @property
+    def server_cpu_us_per_request(self) -> float | None:
+        if self.server is None:
+            return None
+        return self.server.cpu_us_per_request(self.window, self.requests)
 
     @property
     def interrupted(self) -> bool:
@@ -211,6 +245,14 @@ class RunResult:
                 "reconnects": sum(w.reconnects for w in self.workers),
             },
             "server_cpus": list(self.server_cpus) if self.server_cpus is not None else None,
+            "server_cpu_us_per_request": _rounded(self.server_cpu_us_per_request),
+            "server_rss_mb_max": round(self.server.rss_mb_max, 1) if self.server else None,
+            "server": None if self.server is None else {
+                "name": self.server.name,
+                "workers": self.server.workers,
+                "samples": [{"at": round(s.at - self.window[0], 3), "cpu_s": round(s.cpu_s, 4),
+                             "rss_mb": round(s.rss_mb, 1)} for s in self.server.samples],
+            },
             "interrupted": self.interrupted,
             "partial": self.partial,
             "missing_workers": [asdict(m) for m in self.missing],
@@ -228,7 +270,7 @@ class RunResult:
         write_atomically(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     def write_hlog(self, path: Path) -> None:
-        start = min((w.start_epoch_s for w in self.workers), default=0.0) + self.profile.warmup_s
+        start = self.window[0]
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w") as out:
             histogram.write_interval_log(
@@ -238,6 +280,10 @@ class RunResult:
                 start,
                 f"loadgen interval log: {self.target}; values in microseconds",
             )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def write_atomically(path: Path, text: str) -> None:

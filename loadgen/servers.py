@@ -6,6 +6,7 @@ Each server is one small launcher class behind the `Launcher` protocol; `LAUNCHE
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import http.client
 import os
 import signal
@@ -28,22 +29,77 @@ LOG_TAIL_LINES = 15
 
 
 class Launcher(Protocol):
-    name: str
+    """How to start one ASGI server: adding a server is one small class."""
 
-    def command(self, python: str, app: str, host: str, port: int) -> list[str]:
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def module(self) -> str:
+        """What must be importable in the target's environment."""
+
+    @property
+    def lifespan(self) -> bool:
+        """Whether it runs the ASGI lifespan protocol."""
+
+    def command(self, python: str, app: str, host: str, port: int, workers: int) -> list[str]:
         """The command line that serves `app` ("module:attribute") on host:port."""
 
 
+@dataclass(frozen=True)
 class Uvicorn:
-    name = "uvicorn"
+    name: str = "uvicorn"
+    loop: str = "uvloop"
+    http: str = "httptools"
+    module: str = "uvicorn"
+    lifespan: bool = True
 
-    def command(self, python: str, app: str, host: str, port: int) -> list[str]:
+    def command(self, python: str, app: str, host: str, port: int, workers: int) -> list[str]:
         return [python, "-m", "uvicorn", app, "--host", host, "--port", str(port),
-                "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                "--log-level", "warning"]
+                "--loop", self.loop, "--http", self.http, "--workers", str(workers),
+                "--no-access-log", "--log-level", "warning"]
 
 
-LAUNCHERS: dict[str, Launcher] = {launcher.name: launcher for launcher in (Uvicorn(),)}
+@dataclass(frozen=True)
+class Hypercorn:
+    name: str = "hypercorn"
+    module: str = "hypercorn"
+    lifespan: bool = True
+
+    def command(self, python: str, app: str, host: str, port: int, workers: int) -> list[str]:
+        return [python, "-m", "hypercorn", app, "--bind", f"{host}:{port}",
+                "--worker-class", "uvloop", "--workers", str(workers), "--log-level", "warning"]
+
+
+@dataclass(frozen=True)
+class Granian:
+    name: str = "granian"
+    module: str = "granian"
+    lifespan: bool = True
+
+    def command(self, python: str, app: str, host: str, port: int, workers: int) -> list[str]:
+        # --interface asgi always: granian's default interface is its own RSGI.
+        return [python, "-m", "granian", "--interface", "asgi", "--host", host,
+                "--port", str(port), "--workers", str(workers), "--http", "1",
+                "--loop", "uvloop", "--log-level", "warning", app]
+
+
+@dataclass(frozen=True)
+class Daphne:
+    name: str = "daphne"
+    module: str = "daphne"
+    lifespan: bool = False
+
+    def command(self, python: str, app: str, host: str, port: int, workers: int) -> list[str]:
+        if workers != 1:
+            raise LoadgenError("daphne runs a single process: --workers must be 1")
+        return [python, "-m", "daphne", "-b", host, "-p", str(port), "-v", "0", app]
+
+
+LAUNCHERS: dict[str, Launcher] = {launcher.name: launcher for launcher in (
+    Uvicorn(), Uvicorn("uvicorn-h11", loop="asyncio", http="h11"), Hypercorn(), Granian(),
+    Daphne(),
+)}
 
 
 @dataclass(frozen=True)
@@ -54,9 +110,12 @@ class ServerSpec:
     app: str
     app_dir: Path = TARGETS_DIR
     python: str = sys.executable
+    workers: int = 1
     cpus: tuple[int, ...] = ()
     log_path: Path | None = None
     host: str = "127.0.0.1"
+    port: int | None = None  # a free one when None
+    ready_timeout_s: float = READY_TIMEOUT_S
     env: tuple[tuple[str, str], ...] = field(default=())
 
 
@@ -65,21 +124,45 @@ def launcher(name: str) -> Launcher:
         return LAUNCHERS[name]
     except KeyError:
         raise LoadgenError(f"unknown server {name!r}; choose from: "
-                           f"{', '.join(sorted(LAUNCHERS))}") from None
+                           f"{', '.join(LAUNCHERS)}") from None
+
+
+def target_names() -> list[str]:
+    return sorted(p.stem.removesuffix("_app") for p in TARGETS_DIR.glob("*_app.py"))
 
 
 def target_app(name: str) -> str:
-    """The app ("module:app") of a target in targets/."""
-    if not (TARGETS_DIR / f"{name}.py").is_file():
-        known = sorted(p.stem for p in TARGETS_DIR.glob("*.py") if not p.stem.startswith("_"))
-        raise LoadgenError(f"unknown target {name!r}; choose from: {', '.join(known)}")
-    return f"{name}:app"
+    """The app ("module:app") of target NAME, which lives in targets/NAME_app.py."""
+    if name not in target_names():
+        raise LoadgenError(f"unknown target {name!r}; choose from: {', '.join(target_names())}")
+    return f"{name}_app:app"
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def installed(module: str, python: str = sys.executable) -> bool:
+    """Whether `module` can be imported by `python` (the target's environment)."""
+    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([python, "-c", probe], capture_output=True).returncode == 0
+
+
+def free_port(host: str, preferred: int = 0) -> int:
+    """`preferred` if it can be bound, else a port the system picks."""
+    for port in (preferred, 0) if preferred else (0,):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise LoadgenError(f"no free port on {host}")
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: SIGTERM it when loadgen dies, even by SIGKILL, so that no
+    server outlives a crashed or killed generator (it stops its own workers on SIGTERM)."""
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class ServerProcess:
@@ -88,7 +171,8 @@ class ServerProcess:
 
     def __init__(self, name: str, command: list[str], endpoint: Endpoint, *,
                  cwd: Path | None = None, env: dict[str, str] | None = None,
-                 cpus: tuple[int, ...] = (), log_path: Path | None = None) -> None:
+                 cpus: tuple[int, ...] = (), log_path: Path | None = None,
+                 ready_timeout_s: float = READY_TIMEOUT_S) -> None:
         self.name = name
         self.command = command
         self.endpoint = endpoint
@@ -96,6 +180,7 @@ class ServerProcess:
         self.env = env
         self.cpus = cpus
         self.log_path = log_path
+        self.ready_timeout_s = ready_timeout_s
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ServerProcess:
@@ -114,6 +199,7 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 self.command, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env=self.env, start_new_session=True,
+                preexec_fn=_terminate_with_parent,
             )
         try:
             if self.cpus:
@@ -126,7 +212,7 @@ class ServerProcess:
     def _wait_ready(self) -> None:
         """Poll until GET /health answers 200; a fixed sleep would be a guess."""
         assert self.process is not None
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise LoadgenError(f"{self.name} exited during start-up "
@@ -134,7 +220,7 @@ class ServerProcess:
             if self._healthy():
                 return
             time.sleep(0.05)
-        raise LoadgenError(f"{self.name} was not ready within {READY_TIMEOUT_S:g} s"
+        raise LoadgenError(f"{self.name} was not ready within {self.ready_timeout_s:g} s"
                            f"{self._log_tail()}")
 
     def _healthy(self) -> bool:
@@ -176,9 +262,11 @@ class ServerProcess:
 
 
 def running_server(spec: ServerSpec) -> ServerProcess:
-    """The ASGI server of `spec`, ready to start, on a free port."""
-    endpoint = Endpoint(spec.host, free_port(spec.host))
-    command = launcher(spec.server).command(spec.python, spec.app, spec.host, endpoint.port)
+    """The ASGI server of `spec`, ready to start, on its port or (if taken) a free one."""
+    endpoint = Endpoint(spec.host, free_port(spec.host, spec.port or 0))
+    command = launcher(spec.server).command(spec.python, spec.app, spec.host, endpoint.port,
+                                            spec.workers)
     env = {**os.environ, "PYTHONPATH": str(spec.app_dir), **dict(spec.env)}
     return ServerProcess(spec.server, command, endpoint, cwd=spec.app_dir, env=env,
-                         cpus=spec.cpus, log_path=spec.log_path)
+                         cpus=spec.cpus, log_path=spec.log_path,
+                         ready_timeout_s=spec.ready_timeout_s)

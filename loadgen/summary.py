@@ -73,6 +73,11 @@ def render(result: RunResult) -> str:
         detail += (f", generator lag p99 {format_us(check.generator_lag_p99_us)}, "
                     f"{check.waited_fraction:.1%} of requests waited for a busy connection")
     lines += [f"generator    {verdict}", f"             {detail}"]
+    if result.server is not None:
+        cpu = result.server_cpu_us_per_request
+        per_request = f"{cpu:,.1f} µs CPU per request" if cpu is not None else "CPU unknown"
+        lines.append(f"server       {result.server.name}, {result.server.workers} worker(s): "
+                     f"{per_request}, RSS max {result.server.rss_mb_max:,.0f} MB")
     return "\n".join(lines)
 
 

@@ -21,7 +21,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
     """Start a server (stopped for sure at the end of the test): raw target or a test app."""
     started: list[ServerProcess] = []
 
-    def start(app: str = "raw:app", app_dir: Path | None = None,
+    def start(app: str = "raw_app:app", app_dir: Path | None = None,
               server: str = "uvicorn") -> ServerProcess:
         spec = ServerSpec(server, app, cpus=SERVER_CORES, log_path=tmp_path / "server.log",
                           **({"app_dir": app_dir} if app_dir else {}))

@@ -14,7 +14,7 @@ from .conftest import APPS_DIR, SERVER_CORES
 
 
 def test_server_is_pinned_answers_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    server = running_server(ServerSpec("uvicorn", "raw:app", cpus=SERVER_CORES,
+    server = running_server(ServerSpec("uvicorn", "raw_app:app", cpus=SERVER_CORES,
                                        log_path=tmp_path / "log"))
     with server:
         assert server.process is not None

@@ -1,0 +1,96 @@
+"""The routing and form workloads on Starlette, built so that it runs unchanged on every release
+from 0.30 to the latest 1.x: `Starlette(routes=..., middleware=..., lifespan=...)`, no decorators,
+no on_startup. Sizes: see _common.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import AsyncIterator
+from typing import Any
+
+from _common import (
+    CONVERTORS, MAX_PART_SIZE, MESSAGE, PLAINTEXT, ROUTES, State, TargetHeader, digest,
+    host_names, mount_prefixes,
+)
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Host, Mount, Route, Router
+
+state = State()
+# max_part_size arrived in a later release than 0.30: pass it only where it is accepted.
+_FORM_TAKES_PART_SIZE = "max_part_size" in inspect.signature(Request.form).parameters
+FORM_OPTIONS: dict[str, Any] = (
+    {"max_part_size": MAX_PART_SIZE} if MAX_PART_SIZE and _FORM_TAKES_PART_SIZE else {}
+)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    state.start(by_lifespan=True)
+    yield
+
+
+async def plaintext(request: Request) -> Response:
+    return PlainTextResponse(PLAINTEXT)
+
+
+async def json_endpoint(request: Request) -> Response:
+    return JSONResponse(MESSAGE)
+
+
+async def health(request: Request) -> Response:
+    state.ensure()
+    return PlainTextResponse(b"ok")
+
+
+async def items(request: Request) -> Response:
+    return PlainTextResponse(request.url.path)
+
+
+async def item(request: Request) -> Response:
+    return JSONResponse({"id": request.path_params["id"]})
+
+
+async def convertor(request: Request) -> Response:
+    return JSONResponse({"v": str(request.path_params["v"])})
+
+
+async def upload(request: Request) -> Response:
+    form = await request.form(**FORM_OPTIONS)
+    parts = []
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            parts.append((name, await value.read(), True))
+        else:
+            parts.append((name, value.encode(), False))
+    return JSONResponse(digest(parts))
+
+
+def _mounted() -> BaseRoute:
+    route: BaseRoute = Route("/leaf", items, methods=["GET"])
+    for prefix in reversed(mount_prefixes()):
+        route = Mount(prefix, routes=[route])
+    return route
+
+
+routes: list[BaseRoute] = [
+    Route("/plaintext", plaintext, methods=["GET"]),
+    Route("/json", json_endpoint, methods=["GET"]),
+    Route("/health", health, methods=["GET"]),
+    Route("/upload", upload, methods=["POST"]),
+    Route("/urlencoded", upload, methods=["POST"]),
+    *(Route(f"/conv/{kind}/{{v:{kind}}}", convertor, methods=["GET"]) for kind in CONVERTORS),
+    *(Route(f"/r{i}/items", items, methods=["GET"]) for i in range(ROUTES)),
+    *(Route(f"/r{i}/items/{{id:int}}", item, methods=["GET"]) for i in range(ROUTES)),
+    _mounted(),
+    *(Host(name, app=Router(routes=[Route("/host", items, methods=["GET"])]))
+      for name in host_names()),
+]
+
+app = Starlette(routes=routes, middleware=[Middleware(TargetHeader, name=b"starlette")],
+                lifespan=lifespan)
