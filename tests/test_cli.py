@@ -41,7 +41,7 @@ CLOSED_PORT = f"http://127.0.0.1:{free_port('127.0.0.1')}/"
     (["run", CLOSED_PORT, "--stages", "1s:100,2s"], "not a stage"),
     (["run", CLOSED_PORT, "--connections", "many"], "'many' is not a valid integer"),
     (["run", CLOSED_PORT, "--cpus", "99"], "not available here"),
-    (["run", "--target", "nope"], "unknown target 'nope'; choose from: raw"),
+    (["run", "--target", "nope"], "unknown target 'nope'; choose from: fastapi, raw, starlette"),
     (["run", "--target", "raw", "--server", "nope"], "unknown server 'nope'"),
     (["run"], "give a URL"),
     (["nosuchcommand"], "No such command"),
@@ -82,6 +82,10 @@ def test_json_and_interval_log_of_a_managed_server(tmp_path: Path) -> None:
     assert set(result["server_cpus"]).isdisjoint(result["generator"]["cpus"]) or \
         os.cpu_count() == 1
     assert list(result["kinds"]) == ["GET /plaintext"]
+    assert result["server"]["name"] == "uvicorn"
+    assert result["server_cpu_us_per_request"] > 0
+    assert result["server_rss_mb_max"] > 0
+    assert "server       uvicorn, 1 worker(s):" in done.stdout
     assert [s["second"] for s in result["series"]] == [0, 1]
     tagged = [line.split(",")[0] for line in hlog.read_text().splitlines()
               if line.startswith("Tag=")]
