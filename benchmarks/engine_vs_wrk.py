@@ -14,11 +14,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from _common import ensure_tools, loadgen_json
-
 from loadgen import cpus
 from loadgen.request import Endpoint
 from loadgen.servers import ServerProcess, free_port
+
+from _common import ensure_tools, loadgen_json
 
 ROUNDS = 5
 SECONDS = 5

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import subprocess
 
-from _common import LOADGEN
-
 from loadgen import cpus
 from loadgen.servers import ServerSpec, running_server
+
+from _common import LOADGEN
 
 GOAL_MB = 20.0
 

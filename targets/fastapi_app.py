@@ -10,15 +10,23 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from _common import (
-    MAX_PART_SIZE, MESSAGE, PLAINTEXT, ROUTES, State, TargetHeader, digest, host_names,
-    mount_prefixes,
-)
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route, Router
+
+from _common import (
+    MAX_PART_SIZE,
+    MESSAGE,
+    PLAINTEXT,
+    ROUTES,
+    State,
+    TargetHeader,
+    digest,
+    host_names,
+    mount_prefixes,
+)
 
 state = State()
 FORM_OPTIONS: dict[str, Any] = {"max_part_size": MAX_PART_SIZE} if MAX_PART_SIZE else {}
@@ -96,7 +104,7 @@ def _static(path: str) -> Any:
     return endpoint
 
 
-async def item(id: int) -> dict[str, int]:  # noqa: A002 - the path parameter's name
+async def item(id: int) -> dict[str, int]:
     return {"id": id}
 
 

@@ -14,10 +14,18 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from _common import (
-    CONVERTORS, MESSAGE, PLAINTEXT, ROUTES, State, digest, host_names, mount_prefixes,
-)
 from python_multipart.multipart import MultipartParser, parse_options_header
+
+from _common import (
+    CONVERTORS,
+    MESSAGE,
+    PLAINTEXT,
+    ROUTES,
+    State,
+    digest,
+    host_names,
+    mount_prefixes,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

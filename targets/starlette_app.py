@@ -10,16 +10,25 @@ import inspect
 from collections.abc import AsyncIterator
 from typing import Any
 
-from _common import (
-    CONVERTORS, MAX_PART_SIZE, MESSAGE, PLAINTEXT, ROUTES, State, TargetHeader, digest,
-    host_names, mount_prefixes,
-)
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Host, Mount, Route, Router
+
+from _common import (
+    CONVERTORS,
+    MAX_PART_SIZE,
+    MESSAGE,
+    PLAINTEXT,
+    ROUTES,
+    State,
+    TargetHeader,
+    digest,
+    host_names,
+    mount_prefixes,
+)
 
 state = State()
 # max_part_size arrived in a later release than 0.30: pass it only where it is accepted.
