@@ -36,6 +36,7 @@ bench: $(STAMP)
 perf: $(STAMP)
 	$(BIN)/python benchmarks/engine_vs_wrk.py
 	$(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/servers.py
 
 clean:
 	rm -rf $(VENV) results/*.json results/*.hlog results/*.log

@@ -104,7 +104,8 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
             raise LoadgenError(f"with --target, give a path such as /plaintext, not {path!r}")
         spec = servers.ServerSpec(
             server, servers.target_app(target), workers=_workers(workers), cpus=server_cores,
-            log_path=json_path.with_suffix(".server.log") if json_path else None,
+            log_path=(json_path.with_suffix(".server.log") if json_path
+                      else Path("results") / f"{target}-{server}.server.log"),
         )
         with _progress() as progress:
             result = run_served(spec, target, path, profile,

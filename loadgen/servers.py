@@ -194,7 +194,7 @@ class ServerProcess:
     def start(self) -> None:
         log_path = self.log_path or Path(os.devnull)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
+        with log_path.open("wb") as log:  # this start's log only: its tail explains a failure
             # A session of its own: the whole process group is stopped together, workers too.
             self.process = subprocess.Popen(
                 self.command, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
