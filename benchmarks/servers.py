@@ -10,9 +10,9 @@ from __future__ import annotations
 import statistics
 import sys
 
-from _common import loadgen_json
-
 from loadgen import cpus
+
+from _common import loadgen_json
 
 ROUNDS = 3
 SECONDS = 5
