@@ -16,10 +16,12 @@ import click
 from loadgen import cpus, servers
 from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile, parse_duration, parse_stages
-from loadgen.request import get_template, parse_url
-from loadgen.runner import Placement, run_load
+from loadgen.request import parse_url
+from loadgen.runner import Placement
+from loadgen.scenario import builtin_names, load_scenario
 from loadgen.summary import Progress, render
-from loadgen.trial import run_served
+from loadgen.trial import run_served, run_workload
+from loadgen.workload import ScenarioWorkload, UrlWorkload, Workload
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # the shell's code for SIGINT; the results were written all the same
@@ -76,13 +78,22 @@ def build_profile(connections: int, rate: float | None, stages: str | None, arri
 @click.option("--server", default="uvicorn", show_default=True, help="Server for --target.")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Server worker processes for --target.")
+@click.option("--scenario", help="A built-in scenario (see `loadgen scenarios`) or a file.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A scenario parameter; repeat for several.")
+@click.option("--check-every", type=int, default=100, show_default=True,
+              help="Check every Nth response's body in full (0: never); statuses are "
+                   "checked for every response.")
+@click.option("--variants", type=int, default=16, show_default=True,
+              help="Pre-encoded variants of each scenario request (random paths, bodies).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the result.")
 @click.option("--hlog", "hlog_path", type=click.Path(path_type=Path),
               help="Write per-second histograms in the HdrHistogram log format.")
 def run(url: str | None, connections: int, rate: float | None, stages: str | None,
         arrival: str, duration: str | None, warmup: str, timeout: str, processes: int,
         cpu_list: str | None, seed: int, timer_slack: str, target: str | None, server: str,
-        workers: int, json_path: Path | None, hlog_path: Path | None) -> None:
+        workers: int, scenario: str | None, params: tuple[str, ...], check_every: int,
+        variants: int, json_path: Path | None, hlog_path: Path | None) -> None:
     """Load URL (or a target loadgen starts) and report latency and throughput."""
     profile = build_profile(connections, rate, stages, arrival, duration, warmup, timeout,
                             processes, seed, timer_slack)
@@ -91,25 +102,29 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
         generator_cores = cpus.parse(cpu_list)
         server_cores = tuple(c for c in cpus.available() if c not in generator_cores) \
             or generator_cores
+    if check_every < 0 or variants < 1:
+        raise LoadgenError("--check-every must be 0 or more and --variants at least 1")
     if target is None:
         if url is None:
             raise LoadgenError("give a URL to load, or --target to start one")
         endpoint, path = parse_url(url)
+        workload = _workload(path, scenario, params, variants, seed)
         with _progress() as progress:
-            result = run_load(endpoint, (get_template(endpoint, path),), profile,
-                              Placement(generator_cores), progress, url)
+            result = run_workload(endpoint, workload, profile, Placement(generator_cores),
+                                  progress, check_every=check_every)
     else:
         path = url or "/plaintext"
         if not path.startswith("/"):
             raise LoadgenError(f"with --target, give a path such as /plaintext, not {path!r}")
+        workload = _workload(path, scenario, params, variants, seed)
         spec = servers.ServerSpec(
             server, servers.target_app(target), workers=_workers(workers), cpus=server_cores,
             log_path=(json_path.with_suffix(".server.log") if json_path
                       else Path("results") / f"{target}-{server}.server.log"),
         )
         with _progress() as progress:
-            result = run_served(spec, target, path, profile,
-                                Placement(generator_cores, server_cores), progress)
+            result = run_served(spec, target, workload, profile,
+                                Placement(generator_cores, server_cores), progress, check_every)
     click.echo(render(result))
     if json_path is not None:
         result.write_json(json_path)
@@ -130,6 +145,24 @@ def _progress() -> Iterator[Progress | None]:
     finally:
         if progress is not None:
             progress.close()
+
+
+def _workload(path: str, scenario: str | None, params: tuple[str, ...], variants: int,
+              seed: int) -> Workload:
+    if scenario is None:
+        if params:
+            raise LoadgenError("--param goes with --scenario")
+        return UrlWorkload(path)
+    if path not in ("/", "/plaintext"):
+        raise LoadgenError("give either a path or --scenario: the scenario names its paths")
+    chosen = load_scenario(scenario)
+    given = {}
+    for param in params:
+        name, sep, value = param.partition("=")
+        if not sep:
+            raise LoadgenError(f"--param takes NAME=VALUE, not {param!r}")
+        given[name] = value
+    return ScenarioWorkload(chosen, chosen.resolve(given), variants, seed)
 
 
 def _workers(workers: int) -> int:
@@ -168,6 +201,17 @@ def list_servers() -> None:
         state = "installed" if servers.installed(launch.module) else "not installed"
         lifespan = "lifespan" if launch.lifespan else "no lifespan"
         click.echo(f"{name:<13} {state:<14} {lifespan}")
+
+
+@cli.command("scenarios")
+def list_scenarios() -> None:
+    """List the built-in scenarios and their parameters."""
+    for name in builtin_names():
+        scenario = load_scenario(name)
+        click.echo(f"{name}: {scenario.description}")
+        for param, spec in scenario.params.items():
+            sets = f" (sets the target's {spec.target_env})" if spec.target_env else ""
+            click.echo(f"    {param}={spec.default}  {spec.help}{sets}")
 
 
 @cli.command("targets")

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from httptools import HttpParserError, HttpResponseParser
 
+from loadgen.checks import Expectation
 from loadgen.recording import Recorder
 
 
@@ -20,9 +21,10 @@ class Owner(Protocol):
     """What a connection needs from the worker that owns it."""
 
     end_ns: int
-    next_request: Callable[[], tuple[bytes, Recorder]]
+    next_request: Callable[[], tuple[bytes, Recorder, Expectation | None]]
 
     def on_free(self, conn: Connection, now: int) -> None: ...
+    def check(self, conn: Connection, rec: Recorder, status: int) -> None: ...
     def on_lost(self, conn: Connection) -> None: ...
     def fail(self, conn: Connection, kind: str) -> None: ...
 
@@ -31,7 +33,7 @@ class Connection(asyncio.Protocol):
     """A connection in an open-loop run: every completion goes back to the owner's schedule."""
 
     # Slots make the hot path's attribute reads and writes cheaper than a __dict__ would.
-    __slots__ = ("intended", "owner", "parser", "rec", "sent", "transport")
+    __slots__ = ("body", "expect", "intended", "owner", "parser", "rec", "sent", "transport")
 
     def __init__(self, owner: Owner) -> None:
         self.owner = owner
@@ -40,6 +42,8 @@ class Connection(asyncio.Protocol):
         self.rec: Recorder | None = None  # the in-flight request's recorder; None when idle
         self.intended = 0
         self.sent = 0
+        self.expect: Expectation | None = None  # set when this response is sampled for checks
+        self.body: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -55,11 +59,17 @@ class Connection(asyncio.Protocol):
         self.transport = None
         self.owner.on_lost(self)
 
-    def send(self, rec: Recorder, data: bytes, intended: int, now: int) -> None:
+    def send(self, rec: Recorder, data: bytes, intended: int, now: int,
+             expect: Expectation | None) -> None:
         self.rec = rec
+        self.expect = expect
         self.intended = intended
         self.sent = now
         self.transport.write(data)  # type: ignore[union-attr]
+
+    def on_body(self, body: bytes) -> None:
+        if self.expect is not None:
+            self.body.append(body)
 
     def on_message_complete(self) -> None:
         now = perf_counter_ns()
@@ -70,7 +80,10 @@ class Connection(asyncio.Protocol):
         parser = self.parser
         rec.service.append((now - self.sent) // 1000)
         rec.lag.append((self.sent - self.intended) // 1000)
-        rec.status.append(parser.get_status_code())  # type: ignore[union-attr]
+        status = parser.get_status_code()  # type: ignore[union-attr]
+        rec.status.append(status)
+        if self.expect is not None:
+            self.owner.check(self, rec, status)
         self.rec = None
         if parser.should_keep_alive():  # type: ignore[union-attr]
             self.owner.on_free(self, now)
@@ -92,14 +105,17 @@ class ClosedLoopConnection(Connection):
             return
         parser = self.parser
         rec.service.append((now - self.sent) // 1000)
-        rec.status.append(parser.get_status_code())  # type: ignore[union-attr]
+        status = parser.get_status_code()  # type: ignore[union-attr]
+        rec.status.append(status)
+        owner = self.owner
+        if self.expect is not None:
+            owner.check(self, rec, status)
         if not parser.should_keep_alive():  # type: ignore[union-attr]
             self.rec = None
             self.transport.close()  # type: ignore[union-attr]
             return
-        owner = self.owner
         if now < owner.end_ns:
-            data, self.rec = owner.next_request()
+            data, self.rec, self.expect = owner.next_request()
             self.sent = now
             self.transport.write(data)  # type: ignore[union-attr]
         else:

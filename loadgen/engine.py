@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from time import perf_counter_ns
 
 from loadgen import histogram
+from loadgen.checks import Expectation, verify
 from loadgen.connection import ClosedLoopConnection, Connection
 from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile
@@ -41,6 +42,8 @@ class WorkerPlan:
     profile: LoadProfile
     connections: int
     share: Share = field(default_factory=Share)
+    mix: tuple[int, ...] = ()  # the order of template indices to cycle through; () is in order
+    check_every: int = 100  # check every Nth response of the mix in full; 0 never
 
 
 @dataclass(frozen=True)
@@ -103,12 +106,14 @@ class Worker:
         self._measured = {kind: Recorder(measured=True) for kind in kinds}
         self._warm = {kind: Recorder(measured=False) for kind in kinds}
         self._totals = {kind: KindTotals() for kind in kinds}
+        order = self._order(plan)
         self._next_measured = itertools.cycle(
-            [(t.data, self._measured[t.kind]) for t in plan.templates]).__next__
+            [(t.data, self._measured[t.kind], expect) for t, expect in order]).__next__
         self._next_warm = itertools.cycle(
-            [(t.data, self._warm[t.kind]) for t in plan.templates]).__next__
+            [(t.data, self._warm[t.kind], expect) for t, expect in order]).__next__
         # Closed-loop connections call this for their next request; it switches at warm-up end.
-        self.next_request: Callable[[], tuple[bytes, Recorder]] = self._next_warm
+        self.next_request: Callable[[], tuple[bytes, Recorder, Expectation | None]] = \
+            self._next_warm
         connection = Connection if self._open else ClosedLoopConnection
         self._conns = [connection(self) for _ in range(plan.connections)]
         self._idle: list[Connection] = []
@@ -127,6 +132,19 @@ class Worker:
         self._cpu0: tuple[float, int] | None = None  # (CPU time, perf_counter_ns) at start
         self._cpu_fraction = 0.0
         self.end_ns = 0
+
+    @staticmethod
+    def _order(plan: WorkerPlan) -> list[tuple[RequestTemplate, Expectation | None]]:
+        """The cycle of (template, expectation if this one is checked in full)."""
+        mix = plan.mix or tuple(range(len(plan.templates)))
+        every = plan.check_every
+        # Long enough that sampling every Nth does not always land on the same template.
+        length = len(mix) * max(1, -(-every // len(mix))) if every else len(mix)
+        order = []
+        for i in range(length):
+            template = plan.templates[mix[i % len(mix)]]
+            order.append((template, template.expect if every and i % every == 0 else None))
+        return order
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -207,7 +225,7 @@ class Worker:
     def _dispatch(self, conn: Connection, intended: int, now: int, free: int) -> None:
         """Send the request due at `intended` on `conn`; a connection was free since `free`."""
         if intended >= self._warm_end_ns:
-            data, rec = self._next_measured()
+            data, rec, expect = self._next_measured()
             self._sent += 1
             # The generator's own lateness: time since the request was due and a connection
             # was free. Waiting for a busy connection is the server's doing, not ours.
@@ -215,8 +233,8 @@ class Worker:
             if free > intended:
                 self._waited += 1
         else:
-            data, rec = self._next_warm()
-        conn.send(rec, data, intended, now)
+            data, rec, expect = self._next_warm()
+        conn.send(rec, data, intended, now, expect)
 
     def _advance(self) -> None:
         """Move the schedule cursor to the next intended send time inside the window."""
@@ -256,12 +274,22 @@ class Worker:
             self._idle.append(conn)
             self._arm()
         elif now < self.end_ns:
-            data, rec = self.next_request()
-            conn.send(rec, data, now, now)
+            data, rec, expect = self.next_request()
+            conn.send(rec, data, now, now, expect)
             return
         else:
             self._idle.append(conn)
         self._maybe_done()
+
+    def check(self, conn: Connection, rec: Recorder, status: int) -> None:
+        """Check a sampled response in full; what was wrong is counted for its kind."""
+        assert conn.expect is not None
+        problem = verify(conn.expect, status, b"".join(conn.body))
+        conn.expect = None
+        conn.body.clear()
+        rec.checked += 1
+        if problem is not None:
+            rec.failures[problem] += 1
 
     # -- failures --------------------------------------------------------------------------------
 
@@ -273,6 +301,8 @@ class Worker:
 
     def _count_error(self, conn: Connection, kind: str) -> None:
         rec = conn.rec
+        conn.expect = None
+        conn.body.clear()
         if rec is not None:
             rec.errors[kind] += 1
             if rec.measured:
@@ -407,7 +437,7 @@ class Worker:
             share=self.plan.share,
             start_epoch_s=start_epoch,
             measured_s=measured_ns / NS,
-            kinds={kind: totals.result(self._measured[kind].errors)
+            kinds={kind: totals.result(self._measured[kind])
                    for kind, totals in self._totals.items()},
             intervals=self._intervals,
             errors=dict(self._errors),

@@ -26,7 +26,7 @@ class Recorder:
     Corrected latency is service + lag.
     """
 
-    __slots__ = ("errors", "lag", "measured", "service", "status")
+    __slots__ = ("checked", "errors", "failures", "lag", "measured", "service", "status")
 
     def __init__(self, measured: bool) -> None:
         self.measured = measured  # False for the warm-up's recorders, whose values are dropped
@@ -34,6 +34,8 @@ class Recorder:
         self.lag = array("q")
         self.status = array("i")
         self.errors: Counter[str] = Counter()
+        self.checked = 0  # sampled responses checked in full
+        self.failures: Counter[str] = Counter()  # what was wrong with them
 
     def take(self) -> tuple[array[int], array[int], array[int]]:
         taken = self.service, self.lag, self.status
@@ -43,6 +45,8 @@ class Recorder:
     def clear(self) -> None:
         del self.service[:], self.lag[:], self.status[:]
         self.errors.clear()
+        self.failures.clear()
+        self.checked = 0
 
 
 @dataclass
@@ -54,6 +58,8 @@ class KindResult:
     send_lag: str
     status: dict[int, int]
     errors: dict[str, int]
+    checked: int
+    failures: dict[str, int]
 
 
 class KindTotals:
@@ -90,11 +96,13 @@ class KindTotals:
         self.second_uncorrected = histogram.new_histogram()
         return second
 
-    def result(self, errors: Counter[str]) -> KindResult:
+    def result(self, rec: Recorder) -> KindResult:
         return KindResult(
             corrected=histogram.encode(self.corrected),
             uncorrected=histogram.encode(self.uncorrected),
             send_lag=histogram.encode(self.send_lag),
             status=dict(self.status),
-            errors=dict(errors),
+            errors=dict(rec.errors),
+            checked=rec.checked,
+            failures=dict(rec.failures),
         )

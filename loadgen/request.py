@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from loadgen.checks import Expectation
 from loadgen.errors import LoadgenError
 
 
@@ -22,10 +23,12 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class RequestTemplate:
-    """One kind of request, pre-encoded: the engine writes `data` as it is."""
+    """One kind of request, pre-encoded: the engine writes `data` as it is. Every response's
+    status is counted against `expect.status`; sampled responses are checked in full."""
 
     kind: str
     data: bytes
+    expect: Expectation = field(default_factory=lambda: Expectation((200,)))
 
 
 def parse_url(url: str) -> tuple[Endpoint, str]:

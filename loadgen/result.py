@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ class KindFigures:
     send_lag: HdrHistogram
     status: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    checked: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def merge(cls, parts: list[KindResult]) -> KindFigures:
@@ -77,6 +80,8 @@ class KindFigures:
         for part in parts:
             figures.status.update(part.status)
             figures.errors.update(part.errors)
+            figures.checked += part.checked
+            figures.failures.update(part.failures)
         return figures
 
     @property
@@ -93,6 +98,7 @@ class KindFigures:
             "send_lag_us": histogram.summary(self.send_lag, ("p50", "p99")),
             "status": {str(code): n for code, n in sorted(self.status.items())},
             "errors": dict(sorted(self.errors.items())),
+            "checks": {"sampled": self.checked, "failed": dict(self.failures)},
             "histograms": {
                 "corrected": histogram.encode(self.corrected),
                 "uncorrected": histogram.encode(self.uncorrected),
@@ -128,6 +134,7 @@ class RunResult:
     server_cpus: tuple[int, ...] | None = None
     missing: list[MissingWorker] = field(default_factory=list)
     server: ServerFigures | None = None
+    expected_status: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     kinds: dict[str, KindFigures] = field(init=False)
     total: KindFigures = field(init=False)
 
@@ -176,6 +183,33 @@ class RunResult:
     @property
     def partial(self) -> bool:
         return bool(self.missing)
+
+    def invalid_reasons(self) -> list[str]:
+        """Why the figures cannot be trusted as a measurement of correct answers: statuses
+        other than expected (all responses), failed sampled checks, failed requests."""
+        reasons = []
+        if not self.requests:
+            reasons.append("no response was received")
+        for name, figures in self.kinds.items():
+            expected = self.expected_status.get(name, (200,))
+            wrong = {code: n for code, n in figures.status.items() if code not in expected}
+            if wrong:
+                listed = ", ".join(f"{n:,} x {code}" for code, n in sorted(wrong.items()))
+                reasons.append(f"{name}: status {listed}, expected "
+                               f"{' or '.join(map(str, expected))}")
+            if figures.failures:
+                problem, count = figures.failures.most_common(1)[0]
+                reasons.append(f"{name}: {sum(figures.failures.values()):,} of "
+                               f"{figures.checked:,} checked responses wrong, e.g. {count:,} "
+                               f"with {problem}")
+        if self.total.errors:
+            listed = ", ".join(f"{kind} {n:,}" for kind, n in sorted(self.total.errors.items()))
+            reasons.append(f"failed requests: {listed}")
+        return reasons
+
+    @property
+    def valid(self) -> bool:
+        return not self.invalid_reasons()
 
     def check_generator(self) -> GeneratorCheck:
         duration = self.duration_s or 1.0
@@ -231,6 +265,8 @@ class RunResult:
             "send_lag_us": whole["send_lag_us"],
             "status": whole["status"],
             "errors": whole["errors"],
+            "valid": self.valid,
+            "invalid_reasons": self.invalid_reasons(),
             "generator_bound": check.bound,
             "generator": {
                 "reasons": list(check.reasons),

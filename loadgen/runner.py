@@ -41,14 +41,14 @@ class Placement:
     server: tuple[int, ...] | None = None
 
 
-def plans(endpoint: Endpoint, templates: tuple[RequestTemplate, ...],
-          profile: LoadProfile) -> list[WorkerPlan]:
+def plans(endpoint: Endpoint, templates: tuple[RequestTemplate, ...], profile: LoadProfile,
+          mix: tuple[int, ...] = (), check_every: int = 100) -> list[WorkerPlan]:
     """One plan per process: connections spread as evenly as they go, the schedule split."""
     n = profile.processes
     return [
         WorkerPlan(endpoint, templates, profile,
                    connections=profile.connections // n + (1 if k < profile.connections % n else 0),
-                   share=Share(k, n))
+                   share=Share(k, n), mix=mix, check_every=check_every)
         for k in range(n)
     ]
 
@@ -60,16 +60,22 @@ def run_load(
     placement: Placement,
     on_interval: IntervalSink | None = None,
     target: str = "",
+    mix: tuple[int, ...] = (),
+    check_every: int = 100,
 ) -> RunResult:
-    """Run the load and return the merged result. Ctrl-C ends the run early, with a result."""
-    worker_plans = plans(endpoint, templates, profile)
+    """Run the load and return the merged result. Ctrl-C ends the run early, with a result.
+
+    `mix` orders the templates (weights), and every `check_every`-th request of it has its
+    response checked in full."""
+    worker_plans = plans(endpoint, templates, profile, mix, check_every)
     missing: list[MissingWorker] = []
     if len(worker_plans) == 1:
         results = [_run_here(worker_plans[0], placement.generator, on_interval)]
     else:
         results, missing = _run_processes(worker_plans, placement.generator, on_interval)
     return RunResult(target or f"http://{endpoint.authority}", profile, results,
-                     placement.generator, placement.server, missing)
+                     placement.generator, placement.server, missing,
+                     expected_status={t.kind: t.expect.status for t in templates})
 
 
 @contextmanager

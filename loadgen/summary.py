@@ -34,6 +34,21 @@ def _latency_rows(figures: KindFigures, indent: str) -> list[str]:
     return rows
 
 
+def _kind_table(result: RunResult) -> list[str]:
+    """One row per request kind: count, status, corrected and uncorrected percentiles."""
+    width = max(len(name) for name in result.kinds) + 2
+    rows = [f"{'per kind':<{width}}{'requests':>9}  {'status':<10}"
+            f"{'corr p50':>10}{'p99':>10}{'p99.9':>10}{'uncorr p50':>12}{'p99':>10}"]
+    for name, figures in result.kinds.items():
+        corrected = histogram.summary(figures.corrected)
+        uncorrected = histogram.summary(figures.uncorrected)
+        status = "/".join(str(code) for code in sorted(figures.status)) or "-"
+        rows.append(f"  {name:<{width - 2}}{figures.requests:>9,}  {status:<10}"
+                    + "".join(f"{format_us(corrected[c]):>10}" for c in ("p50", "p99", "p999"))
+                    + f"{format_us(uncorrected['p50']):>12}{format_us(uncorrected['p99']):>10}")
+    return rows
+
+
 def _counts(counter: dict[int, int] | dict[str, int]) -> str:
     return ", ".join(f"{key}: {n:,}" for key, n in sorted(counter.items())) or "none"
 
@@ -63,10 +78,15 @@ def render(result: RunResult) -> str:
     lines += _latency_rows(result.total, "")
     lines.append(f"status       {_counts(result.total.status)}")
     lines.append(f"errors       {_counts(result.total.errors)}")
+    reasons = result.invalid_reasons()
+    checked = sum(k.checked for k in result.kinds.values())
+    if reasons:
+        lines.append("INVALID      " + "; ".join(reasons))
+    else:
+        lines.append(f"valid        every status as expected; {checked:,} sampled responses "
+                     f"checked in full, all correct")
     if len(result.kinds) > 1:
-        for name, figures in result.kinds.items():
-            lines.append(f"  {name}: {figures.requests:,} requests")
-            lines += _latency_rows(figures, "    ")
+        lines += _kind_table(result)
     verdict = ("GENERATOR-BOUND: " + "; ".join(check.reasons)) if check.bound else "kept up"
     detail = f"CPU {check.cpu_fraction:.0%} of its core"
     if check.intended_rps is not None:

@@ -1,29 +1,46 @@
-"""One trial: start a server, sample it, load it, stop it; the result carries the server's
-figures beside the generator's."""
+"""One trial: start a server, sample it, check the workload, load it, stop it; the result
+carries the server's figures beside the generator's."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from loadgen.engine import IntervalSink
 from loadgen.profile import LoadProfile
-from loadgen.request import get_template
+from loadgen.request import Endpoint
 from loadgen.result import RunResult, ServerFigures
 from loadgen.runner import Placement, run_load
 from loadgen.servers import ServerSpec, running_server
 from loadgen.usage import UsageSampler
+from loadgen.workload import Workload, preflight
 
 
-def run_served(spec: ServerSpec, target: str, path: str, profile: LoadProfile,
-               placement: Placement, on_interval: IntervalSink | None = None) -> RunResult:
-    """Load `path` of the app in `spec`, served by a server this function starts and stops."""
+def run_workload(endpoint: Endpoint, workload: Workload, profile: LoadProfile,
+                 placement: Placement, on_interval: IntervalSink | None = None,
+                 label: str = "", check_every: int = 100) -> RunResult:
+    """Prepare the workload for `endpoint`, pass its preflight, and load it."""
+    prepared = workload.prepare(endpoint)
+    preflight(prepared.variants, profile.timeout_s)
+    return run_load(endpoint, prepared.templates, profile, placement, on_interval,
+                    label or f"http://{endpoint.authority} {workload.label}", prepared.mix,
+                    check_every)
+
+
+def run_served(spec: ServerSpec, target: str, workload: Workload, profile: LoadProfile,
+               placement: Placement, on_interval: IntervalSink | None = None,
+               check_every: int = 100) -> RunResult:
+    """Load the app in `spec`, served by a server this function starts and stops. The
+    workload's sizes reach the server's environment; its requests pass a preflight first."""
+    spec = replace(spec, env=(*spec.env, *workload.target_env))
     with running_server(spec) as server:
+        endpoint = server.endpoint
         assert server.process is not None
         sampler = UsageSampler(server.process.pid)
         sampler.start()
         try:
-            endpoint = server.endpoint
-            label = f"{target} on {spec.server} http://{endpoint.authority}{path}"
-            result = run_load(endpoint, (get_template(endpoint, path),), profile, placement,
-                              on_interval, label)
+            label = f"{target} on {spec.server} http://{endpoint.authority} {workload.label}"
+            result = run_workload(endpoint, workload, profile, placement, on_interval, label,
+                                  check_every)
         finally:
             samples = sampler.stop()
     result.server = ServerFigures(spec.server, spec.workers, samples)

@@ -17,9 +17,11 @@ def encoded(values: list[int]) -> str:
 
 def worker(index: int, *, requests: int = 1000, sent: int = 1000, intended: int = 1000,
            waited: int = 0, gen_lag_us: int = 100, cpu: float = 0.2,
-           errors: dict[str, int] | None = None) -> WorkerResult:
+           errors: dict[str, int] | None = None, status: dict[int, int] | None = None,
+           failures: dict[str, int] | None = None) -> WorkerResult:
     kind = KindResult(corrected=encoded([500] * requests), uncorrected=encoded([400] * requests),
-                      send_lag=encoded([100] * requests), status={200: requests}, errors={})
+                      send_lag=encoded([100] * requests), status=status or {200: requests},
+                      errors=errors or {}, checked=10, failures=failures or {})
     return WorkerResult(
         share=None, start_epoch_s=0.0, measured_s=1.0, kinds={"GET /": kind},  # type: ignore[arg-type]
         intervals=[], errors=errors or {}, intended=intended, sent=sent, unsent=0,
@@ -74,3 +76,18 @@ def test_a_missing_worker_makes_the_run_partial() -> None:
     result = RunResult("t", OPEN, [worker(0)], (1,), missing=[MissingWorker(1, -9)])
     assert result.partial
     assert result.to_json()["missing_workers"] == [{"index": 1, "exitcode": -9}]
+
+
+def test_validity_reasons() -> None:
+    assert RunResult("t", OPEN, [worker(0), worker(1)], (1,)).valid
+    wrong = RunResult("t", OPEN, [worker(0, status={200: 990, 500: 10}),
+                                  worker(1, failures={"body lacks b'x'": 2},
+                                         errors={"timeout": 3})], (1,))
+    assert wrong.invalid_reasons() == [
+        "GET /: status 10 x 500, expected 200",
+        "GET /: 2 of 20 checked responses wrong, e.g. 2 with body lacks b'x'",
+        "failed requests: timeout 3",
+    ]
+    accepted = RunResult("t", OPEN, [worker(0, status={200: 500, 400: 500})], (1,),
+                         expected_status={"GET /": (200, 400)})
+    assert accepted.valid

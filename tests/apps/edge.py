@@ -3,6 +3,8 @@
 /plaintext  fixed-length body            /chunked  body in three chunks, no Content-Length
 /close      answers with Connection: close          /status/NNN  an empty response with that status
 /health     200 once ready
+/degrade/body    "good" for the first 5 requests, then "bad" (status 200 all along)
+/degrade/status  200 for the first 5 requests, then 500
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 Message = MutableMapping[str, Any]
+served = {"/degrade/body": 0, "/degrade/status": 0}
 
 
 async def app(scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[Message]],
@@ -28,6 +31,12 @@ async def app(scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[M
     status, body = 200, b"ok"
     if path == "/close":
         headers.append((b"connection", b"close"))
+    elif path in served:
+        served[path] += 1
+        if served[path] > 5:
+            status, body = (200, b"bad") if path.endswith("body") else (500, b"good")
+        else:
+            body = b"good"
     elif path.startswith("/status/"):
         status, body = int(path.removeprefix("/status/")), b""
     elif path not in ("/plaintext", "/health"):
