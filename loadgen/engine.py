@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from array import array
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from time import perf_counter_ns
+from typing import Any
 
 from loadgen import histogram
 from loadgen.checks import Expectation, verify
 from loadgen.connection import ClosedLoopConnection, Connection
 from loadgen.errors import LoadgenError
+from loadgen.flow import Flow, FlowConnection, FlowEnded, Session
 from loadgen.profile import LoadProfile
 from loadgen.recording import KindResult, KindTotals, Recorder
 from loadgen.request import Endpoint, RequestTemplate
+from loadgen.scenario import load_scenario
 from loadgen.schedule import NS, Share, intended_times
 from loadgen.timer import PreciseTimer
 
@@ -44,6 +48,9 @@ class WorkerPlan:
     share: Share = field(default_factory=Share)
     mix: tuple[int, ...] = ()  # the order of template indices to cycle through; () is in order
     check_every: int = 100  # check every Nth response of the mix in full; 0 never
+    # Closed loop by flows: (scenario file, parameter values); loaded again in each worker
+    # process, since a function from a file loaded by path does not pickle.
+    flow: tuple[str, tuple[tuple[str, Any], ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,7 @@ class WorkerResult:
     unsent: int
     waited: int
     reconnects: int
+    flows: int  # multi-step flows run to their end
     generator_lag: str
     cpu_fraction: float  # CPU time over wall time, from the window's start to the drain's end
     interrupted: bool
@@ -114,7 +122,19 @@ class Worker:
         # Closed-loop connections call this for their next request; it switches at warm-up end.
         self.next_request: Callable[[], tuple[bytes, Recorder, Expectation | None]] = \
             self._next_warm
-        connection = Connection if self._open else ClosedLoopConnection
+        self._flow: Flow | None = None
+        self._flow_tasks: list[asyncio.Task[None]] = []
+        self._flows_done = 0
+        connection: type[Connection] = Connection if self._open else ClosedLoopConnection
+        if plan.flow is not None:
+            self._flow, self._flow_params = _load_flow(*plan.flow)
+            self._by_name = {
+                kind: itertools.cycle([(t.data, self._measured[kind], self._warm[kind], t.expect)
+                                       for t in plan.templates if t.kind == kind]).__next__
+                for kind in kinds
+            }
+            self._flow_sent = 0
+            connection = FlowConnection
         self._conns = [connection(self) for _ in range(plan.connections)]
         self._idle: list[Connection] = []
         self._available_since = 0  # since when at least one connection has been idle
@@ -166,7 +186,10 @@ class Worker:
         self._loop.call_at(self._loop_time(self._warm_end_ns), self._begin_measuring)
         self._flush_timer = self._loop.call_at(
             self._loop_time(self._warm_end_ns + INTERVAL_NS), self._flush)
-        if self._open:
+        if self._flow is not None:
+            self._flow_tasks = [self._loop.create_task(self._run_flows(conn, k))
+                                for k, conn in enumerate(self._conns)]
+        elif self._open:
             self._timer = PreciseTimer(self._loop, self._tick)
             self._times = iter(intended_times(profile, self.plan.share))
             self._advance()
@@ -262,6 +285,8 @@ class Worker:
 
     def on_free(self, conn: Connection, now: int) -> None:
         """A connection can take a request: the next due one, or the next in closed loop."""
+        if self._flow is not None:
+            return  # its flow goes on when the connection is ready again
         if self._open:
             next_t = self._next_t
             if next_t is not None and next_t <= now:
@@ -280,6 +305,38 @@ class Worker:
         else:
             self._idle.append(conn)
         self._maybe_done()
+
+    # -- flows -------------------------------------------------------------------------------------
+
+    def flow_request(self, name: str, now: int) -> tuple[bytes, Recorder, Expectation | None]:
+        """The next variant of request `name` for a flow, where its figures go, and what its
+        answer is checked against if it is one of the sampled ones."""
+        try:
+            data, measured, warm, expect = self._by_name[name]()
+        except KeyError:
+            raise LoadgenError(f"the flow sends {name!r}, which the scenario's requests "
+                               f"do not name") from None
+        every = self.plan.check_every
+        self._flow_sent += 1
+        sampled = expect if every and self._flow_sent % every == 0 else None
+        return data, measured if now >= self._warm_end_ns else warm, sampled
+
+    async def _run_flows(self, conn: Connection, index: int) -> None:
+        """Run the flow again and again on `conn` until the window ends."""
+        assert isinstance(conn, FlowConnection) and self._flow is not None
+        session = Session(self, conn, self._flow_params,
+                          random.Random(f"{self.plan.profile.seed}:{self.plan.share.index}:{index}"))
+        while perf_counter_ns() < self.end_ns:
+            await conn.ready.wait()
+            try:
+                await self._flow(session)
+                self._flows_done += perf_counter_ns() >= self._warm_end_ns
+            except (FlowEnded, ConnectionError):
+                continue  # a failed request is counted where it failed
+            except Exception as exc:  # the user's flow: count what it raised, go on
+                if perf_counter_ns() >= self._warm_end_ns:
+                    self._errors[f"flow {type(exc).__name__}: {exc}"[:160]] += 1
+                await asyncio.sleep(0)  # a flow that raises at once must not starve the loop
 
     def check(self, conn: Connection, rec: Recorder, status: int) -> None:
         """Check a sampled response in full; what was wrong is counted for its kind."""
@@ -424,6 +481,9 @@ class Worker:
     async def _close(self) -> None:
         """Let reconnects under way end by themselves, then close every socket, so the loop
         closes with no handle open (uvloop's loop.close() can hang on a half-made one)."""
+        for task in self._flow_tasks:
+            task.cancel()
+        await asyncio.gather(*self._flow_tasks, return_exceptions=True)
         if self._reconnecting:
             await asyncio.wait(self._reconnecting)
         for conn in self._conns:
@@ -446,7 +506,15 @@ class Worker:
             unsent=self._unsent,
             waited=self._waited,
             reconnects=self._reconnects,
+            flows=self._flows_done,
             generator_lag=histogram.encode(self._gen_lag_hist),
             cpu_fraction=self._cpu_fraction,
             interrupted=self._interrupted,
         )
+
+
+def _load_flow(path: str, params: tuple[tuple[str, Any], ...]) -> tuple[Flow, dict[str, Any]]:
+    scenario = load_scenario(path)
+    if scenario.flow is None:
+        raise LoadgenError(f"scenario {path} defines no flow")
+    return scenario.flow, dict(params)

@@ -279,6 +279,7 @@ class RunResult:
                 "processes": len(self.workers) + len(self.missing),
                 "unsent": sum(w.unsent for w in self.workers),
                 "reconnects": sum(w.reconnects for w in self.workers),
+                "flows_completed": sum(w.flows for w in self.workers),
             },
             "server_cpus": list(self.server_cpus) if self.server_cpus is not None else None,
             "server_cpu_us_per_request": _rounded(self.server_cpu_us_per_request),

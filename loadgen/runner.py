@@ -62,12 +62,14 @@ def run_load(
     target: str = "",
     mix: tuple[int, ...] = (),
     check_every: int = 100,
+    flow: tuple[str, tuple[tuple[str, Any], ...]] | None = None,
 ) -> RunResult:
     """Run the load and return the merged result. Ctrl-C ends the run early, with a result.
 
     `mix` orders the templates (weights), and every `check_every`-th request of it has its
-    response checked in full."""
-    worker_plans = plans(endpoint, templates, profile, mix, check_every)
+    response checked in full. With `flow`, each connection runs that scenario's flow."""
+    worker_plans = [replace(plan, flow=flow) for plan in
+                    plans(endpoint, templates, profile, mix, check_every)]
     missing: list[MissingWorker] = []
     if len(worker_plans) == 1:
         results = [_run_here(worker_plans[0], placement.generator, on_interval)]

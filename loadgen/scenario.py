@@ -5,6 +5,11 @@ A scenario is a Python file (in scenarios/, or anywhere by path) that defines
     DESCRIPTION = "one line"
     PARAMS = {"routes": Param(100, "static routes in the target", target_env="ROUTES")}
     def requests(params: dict) -> list[Request]: ...
+    async def flow(session) -> None: ...   # optional: a multi-step user, closed loop
+
+Without `flow`, the engine sends the requests in proportion to their weights. With it, each
+connection runs the flow again and again: `await session.send("name")` sends that request and
+returns its answer (status, body), so a flow can log in, list, then upload.
 
 Paths and bodies may be callables of a seeded `random.Random`, drawn once per pre-encoded
 variant. Parameters with a `target_env` also reach the target's environment, so that the
@@ -14,8 +19,9 @@ scenario and the app agree on the number of routes, the mount depth or the hosts
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -104,6 +110,8 @@ class Scenario:
     description: str
     params: Mapping[str, Param]
     build: Callable[[dict[str, Any]], list[Request]]
+    path: Path
+    flow: Callable[[Any], Awaitable[None]] | None = None
 
     def resolve(self, given: Mapping[str, str]) -> dict[str, Any]:
         """Parameter values: the defaults, overridden by `given` (strings, from --param)."""
@@ -156,7 +164,11 @@ def load_scenario(name_or_path: str) -> Scenario:
         raise LoadgenError(f"scenario file {path} defines no requests(params) function")
     if not isinstance(params, dict) or not all(isinstance(p, Param) for p in params.values()):
         raise LoadgenError(f"scenario file {path}: PARAMS must map names to Param(...)")
-    return Scenario(path.stem, str(getattr(module, "DESCRIPTION", "")), params, build)
+    flow = getattr(module, "flow", None)
+    if flow is not None and not inspect.iscoroutinefunction(flow):
+        raise LoadgenError(f"scenario file {path}: flow must be an async function")
+    return Scenario(path.stem, str(getattr(module, "DESCRIPTION", "")), params, build,
+                    path.resolve(), flow)
 
 
 def _import(path: Path) -> ModuleType:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from loadgen.engine import IntervalSink
+from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile
 from loadgen.request import Endpoint
 from loadgen.result import RunResult, ServerFigures
@@ -20,10 +21,12 @@ def run_workload(endpoint: Endpoint, workload: Workload, profile: LoadProfile,
                  label: str = "", check_every: int = 100) -> RunResult:
     """Prepare the workload for `endpoint`, pass its preflight, and load it."""
     prepared = workload.prepare(endpoint)
+    if prepared.flow is not None and profile.open_loop:
+        raise LoadgenError("a scenario with a flow runs closed loop: drop --rate and --stages")
     preflight(prepared.variants, profile.timeout_s)
     return run_load(endpoint, prepared.templates, profile, placement, on_interval,
                     label or f"http://{endpoint.authority} {workload.label}", prepared.mix,
-                    check_every)
+                    check_every, prepared.flow)
 
 
 def run_served(spec: ServerSpec, target: str, workload: Workload, profile: LoadProfile,

@@ -23,6 +23,7 @@ class Prepared:
     templates: tuple[RequestTemplate, ...]
     mix: tuple[int, ...] = ()
     variants: list[Variant] = field(default_factory=list)
+    flow: tuple[str, tuple[tuple[str, Any], ...]] | None = None  # see WorkerPlan.flow
 
 
 class Workload(Protocol):
@@ -72,8 +73,10 @@ class ScenarioWorkload:
     def prepare(self, endpoint: Endpoint) -> Prepared:
         requests = self.scenario.requests(self.values)
         built = build_variants(endpoint, requests, self.variants, self.seed)
+        flow = (str(self.scenario.path), tuple(self.values.items())) \
+            if self.scenario.flow is not None else None
         return Prepared(templates(built), mix(requests, built, MIX_LENGTH, self.seed),
-                        [v for group in built for v in group])
+                        [v for group in built for v in group], flow)
 
 
 def preflight(variants: list[Variant], timeout_s: float) -> None:

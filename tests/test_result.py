@@ -25,7 +25,8 @@ def worker(index: int, *, requests: int = 1000, sent: int = 1000, intended: int 
     return WorkerResult(
         share=None, start_epoch_s=0.0, measured_s=1.0, kinds={"GET /": kind},  # type: ignore[arg-type]
         intervals=[], errors=errors or {}, intended=intended, sent=sent, unsent=0,
-        waited=waited, reconnects=0, generator_lag=encoded([gen_lag_us] * sent), cpu_fraction=cpu,
+        waited=waited, reconnects=0, flows=0, generator_lag=encoded([gen_lag_us] * sent),
+        cpu_fraction=cpu,
         interrupted=False)
 
 

@@ -169,3 +169,48 @@ def test_routing_run_reports_each_kind(tmp_path: Path) -> None:
         assert histogram.decode(kind["histograms"]["corrected"]).get_total_count() == \
             kind["requests"]
     assert kinds["404 miss"]["status"] == {"404": kinds["404 miss"]["requests"]}
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_flow_runs_its_steps_in_order_on_every_connection(raw_server: ServerProcess,
+                                                            processes: int) -> None:
+    chosen = workload("user_flow")
+    result = run_workload(raw_server.endpoint, chosen,
+                          LoadProfile(connections=4, duration_s=1.5, warmup_s=0.3,
+                                      processes=processes),
+                          Placement(GENERATOR_CORES))
+    counts = {name: k.requests for name, k in result.kinds.items()}
+    flows = sum(w.flows for w in result.workers)
+    assert flows > 20
+    # Each flow logs in, lists and uploads once, opens one to three items; flows cut by the
+    # window's edges make up the difference.
+    assert abs(counts["log in"] - flows) <= 8 and abs(counts["upload"] - flows) <= 8
+    assert counts["list"] == pytest.approx(counts["log in"], abs=8)
+    assert counts["log in"] + 8 < counts["open item"] < 3 * counts["log in"] + 8
+    assert sum(k.checked for k in result.kinds.values()) >= result.requests // 100 - 4
+    assert result.valid, result.invalid_reasons()
+
+
+def test_a_flow_wants_closed_loop(raw_server: ServerProcess) -> None:
+    with pytest.raises(LoadgenError, match="a scenario with a flow runs closed loop"):
+        run_workload(raw_server.endpoint, workload("user_flow"), LoadProfile.constant(10, 1.0),
+                     Placement(GENERATOR_CORES))
+
+
+def test_a_flow_that_names_an_unknown_request_is_counted(raw_server: ServerProcess,
+                                                         tmp_path: Path) -> None:
+    path = tmp_path / "typo.py"
+    path.write_text(
+        "from loadgen.scenario import Request\n"
+        "def requests(params):\n"
+        "    return [Request('home', '/plaintext')]\n"
+        "async def flow(session):\n"
+        "    await session.send('home')\n"
+        "    await session.send('hmoe')\n")
+    result = run_workload(raw_server.endpoint, ScenarioWorkload(load_scenario(str(path)), {}),
+                          LoadProfile(connections=2, duration_s=0.5, warmup_s=0.1),
+                          Placement(GENERATOR_CORES))
+    assert not result.valid
+    assert any("'hmoe', which the scenario's requests do not name" in e
+               for e in result.total.errors)
+    assert result.kinds["home"].requests > 10
