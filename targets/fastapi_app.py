@@ -12,24 +12,21 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
-from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route, Router
 
 from _common import (
-    MAX_PART_SIZE,
     MESSAGE,
     PLAINTEXT,
     ROUTES,
     State,
     TargetHeader,
-    digest,
     host_names,
     mount_prefixes,
 )
+from _forms import form_digest
 
 state = State()
-FORM_OPTIONS: dict[str, Any] = {"max_part_size": MAX_PART_SIZE} if MAX_PART_SIZE else {}
 
 
 @contextlib.asynccontextmanager
@@ -59,14 +56,7 @@ async def health() -> str:
 
 
 async def upload(request: Request) -> dict[str, object]:
-    form = await request.form(**FORM_OPTIONS)
-    parts = []
-    for name, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            parts.append((name, await value.read(), True))
-        else:
-            parts.append((name, value.encode(), False))
-    return digest(parts)
+    return await form_digest(request)
 
 
 app.add_api_route("/upload", upload, methods=["POST"])

@@ -6,12 +6,9 @@ no on_startup. Sizes: see _common.
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -19,23 +16,17 @@ from starlette.routing import BaseRoute, Host, Mount, Route, Router
 
 from _common import (
     CONVERTORS,
-    MAX_PART_SIZE,
     MESSAGE,
     PLAINTEXT,
     ROUTES,
     State,
     TargetHeader,
-    digest,
     host_names,
     mount_prefixes,
 )
+from _forms import form_digest
 
 state = State()
-# max_part_size arrived in a later release than 0.30: pass it only where it is accepted.
-_FORM_TAKES_PART_SIZE = "max_part_size" in inspect.signature(Request.form).parameters
-FORM_OPTIONS: dict[str, Any] = (
-    {"max_part_size": MAX_PART_SIZE} if MAX_PART_SIZE and _FORM_TAKES_PART_SIZE else {}
-)
 
 
 @contextlib.asynccontextmanager
@@ -70,14 +61,7 @@ async def convertor(request: Request) -> Response:
 
 
 async def upload(request: Request) -> Response:
-    form = await request.form(**FORM_OPTIONS)
-    parts = []
-    for name, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            parts.append((name, await value.read(), True))
-        else:
-            parts.append((name, value.encode(), False))
-    return JSONResponse(digest(parts))
+    return JSONResponse(await form_digest(request))
 
 
 def _mounted() -> BaseRoute:
