@@ -25,12 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check loadgen tests benchmarks targets
 	$(BIN)/mypy
 
-# Until the bench matrix exists: one short open-loop run of the raw ASGI target on uvicorn,
-# server and generator on disjoint cores.
+# The main job: the matrix of bench.toml in interleaved rounds, trials stored under results/,
+# then the comparison with the baseline.
 bench: $(STAMP)
-	mkdir -p results
-	$(BIN)/loadgen run /plaintext --target raw --server uvicorn --rate 2000 --duration 10s \
-		--json results/bench.json --hlog results/bench.hlog
+	$(BIN)/loadgen bench bench.toml
 
 # The toolkit's own performance: loadgen against wrk on nginx, and memory over run length.
 perf: $(STAMP)

@@ -10,16 +10,21 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
 from loadgen import cpus, servers
+from loadgen.bench import run_bench
+from loadgen.benchfile import load_bench
+from loadgen.compare import compare, exit_code, markdown
 from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile, parse_duration, parse_stages
 from loadgen.request import parse_url
 from loadgen.runner import Placement
 from loadgen.scenario import builtin_names, load_scenario
-from loadgen.summary import Progress, render
+from loadgen.store import RunStore
+from loadgen.summary import Progress, format_us, render
 from loadgen.trial import run_served, run_workload
 from loadgen.workload import ScenarioWorkload, UrlWorkload, Workload
 
@@ -201,6 +206,65 @@ def list_servers() -> None:
         state = "installed" if servers.installed(launch.module) else "not installed"
         lifespan = "lifespan" if launch.lifespan else "no lifespan"
         click.echo(f"{name:<13} {state:<14} {lifespan}")
+
+
+@cli.command("bench")
+@click.argument("file", default="bench.toml", type=click.Path(path_type=Path))
+@click.option("--results", "results_dir", default="results", show_default=True,
+              type=click.Path(path_type=Path), help="The results store's root.")
+def bench_command(file: Path, results_dir: Path) -> None:
+    """Run the bench file's matrix in interleaved rounds, then compare with the baseline."""
+    bench = load_bench(file)
+    server_cores, generator_cores = cpus.split()
+    store = RunStore.new(results_dir)
+    cells = len(bench.cells())
+    click.echo(f"bench {file}: {cells} cells x {bench.rounds} rounds, server on core(s) "
+               f"{cpus.format_cores(server_cores)}, loadgen on "
+               f"{cpus.format_cores(generator_cores)}; trials go to {store.path}")
+
+    def progress(document: dict[str, Any], left_s: float) -> None:
+        result = document.get("result")
+        figures = (f"{result['throughput_rps']:,.0f} req/s, p99 "
+                   f"{format_us(result['latency_us']['corrected']['p99'])}"
+                   f"{'' if result['valid'] else ', INVALID'}" if result
+                   else f"FAILED: {document.get('error', '')[:120]}")
+        click.echo(f"[round {document['round'] + 1}/{bench.rounds}, "
+                   f"{document['position'] + 1}/{cells}] {document['cell']['name']}: "
+                   f"{figures} (about {left_s / 60:.1f} min left)")
+
+    try:
+        run_bench(bench, store, Placement(generator_cores, server_cores), progress)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: the finished trials are in {store.path}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    comparisons, left_out = compare(store.trials(), bench.baseline)
+    summary = markdown(comparisons, left_out)
+    (store.path / "summary.md").write_text(summary + "\n")
+    click.echo(summary)
+    click.echo(f"results: {store.path} (summary.md; `loadgen compare {store.path}` again)")
+
+
+@cli.command("compare")
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--baseline", help="TARGET/SERVER to compare against (default: the run's).")
+def compare_command(run_dir: Path, baseline: str | None) -> None:
+    """Compare a bench run's cells with its baseline: ratio, 95% interval, verdict.
+
+    Exit code 0: no regression; 1: a confirmed regression; 2: inconclusive; 3: nothing to
+    compare."""
+    trials = RunStore(run_dir).trials()
+    if not trials:
+        raise LoadgenError(f"no trials in {run_dir}")
+    if baseline is not None:
+        target, sep, server = baseline.partition("/")
+        if not sep:
+            raise LoadgenError("--baseline takes TARGET/SERVER, e.g. starlette/uvicorn")
+        chosen = (target, server)
+    else:
+        chosen = tuple(trials[0]["baseline"])
+    comparisons, left_out = compare(trials, chosen)
+    click.echo(markdown(comparisons, left_out))
+    sys.exit(exit_code(comparisons))
 
 
 @cli.command("scenarios")

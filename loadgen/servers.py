@@ -127,14 +127,15 @@ def launcher(name: str) -> Launcher:
                            f"{', '.join(LAUNCHERS)}") from None
 
 
-def target_names() -> list[str]:
-    return sorted(p.stem.removesuffix("_app") for p in TARGETS_DIR.glob("*_app.py"))
+def target_names(directory: Path = TARGETS_DIR) -> list[str]:
+    return sorted(p.stem.removesuffix("_app") for p in directory.glob("*_app.py"))
 
 
-def target_app(name: str) -> str:
-    """The app ("module:app") of target NAME, which lives in targets/NAME_app.py."""
-    if name not in target_names():
-        raise LoadgenError(f"unknown target {name!r}; choose from: {', '.join(target_names())}")
+def target_app(name: str, directory: Path = TARGETS_DIR) -> str:
+    """The app ("module:app") of target NAME, which lives in DIRECTORY/NAME_app.py."""
+    if name not in target_names(directory):
+        raise LoadgenError(f"unknown target {name!r}; choose from: "
+                           f"{', '.join(target_names(directory))}")
     return f"{name}_app:app"
 
 

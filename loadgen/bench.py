@@ -1,0 +1,82 @@
+"""The bench runner: every cell of the matrix once per round, rounds interleaved and each
+round in a shuffled order (drift then hits all cells alike), a fresh server per trial, and each
+trial written to the store the moment it ends. A failing cell is written as failed and the
+matrix goes on; Ctrl-C keeps every finished trial."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from loadgen.benchfile import Bench, Cell
+from loadgen.errors import LoadgenError
+from loadgen.runner import Placement
+from loadgen.scenario import load_scenario
+from loadgen.servers import ServerSpec, target_app
+from loadgen.store import RunStore, machine, packages, toolkit_commit
+from loadgen.trial import run_served
+from loadgen.workload import ScenarioWorkload
+
+TrialSink = Callable[[dict[str, Any], float], None]
+
+
+def schedule(bench: Bench) -> list[list[Cell]]:
+    """The cells of each round, each round in its own seeded random order."""
+    rng = random.Random(bench.seed)
+    rounds = []
+    for _ in range(bench.rounds):
+        order = bench.cells()
+        rng.shuffle(order)
+        rounds.append(order)
+    return rounds
+
+
+def run_trial(bench: Bench, cell: Cell, placement: Placement, store: RunStore,
+              stem: str) -> dict[str, Any]:
+    """One cell once: the trial document's status, result or error."""
+    try:
+        scenario = load_scenario(cell.scenario.name)
+        workload = ScenarioWorkload(scenario, scenario.resolve(dict(cell.scenario.params)),
+                                    seed=bench.seed)
+        assert placement.server is not None
+        spec = ServerSpec(cell.server.name, target_app(cell.target.app, cell.target.app_dir),
+                          app_dir=cell.target.app_dir, workers=cell.server.workers,
+                          cpus=placement.server,
+                          log_path=store.path / f"{stem}.server.log")
+        result = run_served(spec, cell.target.name, workload, bench.profile(cell.scenario),
+                            placement)
+    except LoadgenError as exc:
+        return {"status": "failed", "error": str(exc)}
+    status = "interrupted" if result.interrupted else "ok"
+    return {"status": status, "result": result.to_json()}
+
+
+def run_bench(bench: Bench, store: RunStore, placement: Placement,
+              on_trial: TrialSink | None = None) -> int:
+    """Run the matrix into `store`; returns the number of trials written."""
+    common = {"run_id": store.path.name, "machine": machine(), "toolkit": toolkit_commit(),
+              "packages": packages(), "baseline": list(bench.baseline)}
+    rounds = schedule(bench)
+    total, written, started = sum(map(len, rounds)), 0, time.monotonic()
+    for round_index, order in enumerate(rounds):
+        for position, cell in enumerate(order):
+            stem = f"r{round_index:02d}-p{position:02d}-{cell.name.replace('/', '_')}"
+            outcome = run_trial(bench, cell, placement, store, stem)
+            document = {
+                **common, "round": round_index, "position": position,
+                "cell": {"name": cell.name, "target": cell.target.name, "app": cell.target.app,
+                         "server": cell.server.name, "workers": cell.server.workers,
+                         "scenario": cell.scenario.name, "params": dict(cell.scenario.params),
+                         "baseline": bench.is_baseline(cell)},
+                **outcome,
+            }
+            store.write_trial(document)
+            written += 1
+            if on_trial is not None:
+                elapsed = time.monotonic() - started
+                on_trial(document, elapsed / written * (total - written))
+            if outcome["status"] == "interrupted":
+                return written
+    return written

@@ -1,0 +1,143 @@
+"""The bench file (bench.toml): the matrix of targets, servers and scenarios, the load, the rounds
+and the baseline, read into frozen configuration.
+
+    rounds = 3
+    baseline = { target = "starlette", server = "uvicorn" }
+
+    [load]                 # open loop at `rate`, or closed loop when `rate` is absent
+    rate = 300
+    connections = 64
+    duration = "5s"
+    warmup = "1s"
+
+    [[target]]
+    name = "starlette"     # targets/starlette_app.py
+    app = "starlette"      # optional: another target under this name (A/A runs)
+    app_dir = "targets"    # optional: where NAME_app.py lives, relative to the bench file
+
+    [[server]]
+    name = "uvicorn"
+    workers = 1
+
+    [[scenario]]
+    name = "routing"
+    params = { routes = 100 }
+    rate = 300             # optional: this scenario's own rate
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadgen.errors import LoadgenError
+from loadgen.profile import LoadProfile, parse_duration
+from loadgen.servers import TARGETS_DIR
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str  # the label in results and reports
+    app: str  # the target: NAME_app.py in app_dir
+    app_dir: Path = TARGETS_DIR
+
+
+@dataclass(frozen=True)
+class ServerEntry:
+    name: str
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class ScenarioEntry:
+    name: str
+    params: tuple[tuple[str, str], ...] = ()
+    rate: float | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One combination of the matrix."""
+
+    target: TargetSpec
+    server: ServerEntry
+    scenario: ScenarioEntry
+
+    @property
+    def name(self) -> str:
+        return f"{self.target.name}/{self.server.name}/{self.scenario.name}"
+
+
+@dataclass(frozen=True)
+class Bench:
+    targets: tuple[TargetSpec, ...]
+    servers: tuple[ServerEntry, ...]
+    scenarios: tuple[ScenarioEntry, ...]
+    load: dict[str, Any]
+    rounds: int
+    baseline: tuple[str, str]  # (target, server): each scenario's cells are compared to it
+    seed: int = 0
+
+    def cells(self) -> list[Cell]:
+        return [Cell(t, s, sc) for t in self.targets for s in self.servers
+                for sc in self.scenarios]
+
+    def profile(self, scenario: ScenarioEntry) -> LoadProfile:
+        load = self.load
+        common: dict[str, Any] = dict(
+            connections=int(load.get("connections", 64)),
+            warmup_s=parse_duration(str(load.get("warmup", "1s"))),
+            timeout_s=parse_duration(str(load.get("timeout", "5s"))),
+        )
+        duration = parse_duration(str(load.get("duration", "5s")))
+        rate = scenario.rate if scenario.rate is not None else load.get("rate")
+        if rate is None:
+            return LoadProfile(duration_s=duration, **common)
+        return LoadProfile.constant(float(rate), duration, **common)
+
+    def is_baseline(self, cell: Cell) -> bool:
+        return (cell.target.name, cell.server.name) == self.baseline
+
+
+def _table(data: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
+    entries = data.get(key, [])
+    if not isinstance(entries, list) or not entries or not all(
+            isinstance(e, dict) and "name" in e for e in entries):
+        raise LoadgenError(f"{path}: needs at least one [[{key}]] with a name")
+    return entries
+
+
+def load_bench(path: Path) -> Bench:
+    """Read and check a bench file; any problem is one line naming the file."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise LoadgenError(f"no bench file {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LoadgenError(f"{path}: {exc}") from None
+    targets = tuple(
+        TargetSpec(str(e["name"]), str(e.get("app", e["name"])),
+                   (path.parent / e["app_dir"]).resolve() if "app_dir" in e else TARGETS_DIR)
+        for e in _table(data, "target", path))
+    servers = tuple(ServerEntry(str(e["name"]), int(e.get("workers", 1)))
+                    for e in _table(data, "server", path))
+    scenarios = tuple(
+        ScenarioEntry(str(e["name"]),
+                      tuple((str(k), str(v)) for k, v in e.get("params", {}).items()),
+                      float(e["rate"]) if "rate" in e else None)
+        for e in _table(data, "scenario", path))
+    baseline = data.get("baseline", {})
+    chosen = (str(baseline.get("target", targets[0].name)),
+              str(baseline.get("server", servers[0].name)))
+    if chosen[0] not in {t.name for t in targets} or chosen[1] not in {s.name for s in servers}:
+        raise LoadgenError(f"{path}: the baseline {chosen[0]}/{chosen[1]} is not in the matrix")
+    rounds = int(data.get("rounds", 3))
+    if rounds < 2:
+        raise LoadgenError(f"{path}: rounds must be at least 2 (a comparison needs repeats)")
+    bench = Bench(targets, servers, scenarios, dict(data.get("load", {})), rounds, chosen,
+                  int(data.get("seed", 0)))
+    for scenario in scenarios:
+        bench.profile(scenario)  # a bad load section fails now, not in round 2
+    return bench

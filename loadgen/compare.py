@@ -1,0 +1,159 @@
+"""Statistical comparison of a bench run's cells against its baseline.
+
+For each scenario, each cell is compared with the baseline cell of that scenario round by round
+(the two ran in the same round, minutes apart): the per-round ratios cell/baseline of a metric
+are summarised by their geometric mean, with a bootstrap 95% confidence interval over rounds.
+The verdict needs the whole interval on one side: a regression is an interval wholly beyond
+the threshold δ in the bad direction, "no change" one wholly inside ±δ, anything else is
+inconclusive (run more rounds). Invalid and generator-bound trials are left out and counted.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+BOOTSTRAP_SAMPLES = 4000
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    higher_is_better: bool
+    delta: float  # the smallest change that counts
+
+    def value(self, result: dict[str, Any]) -> float | None:
+        if self.name == "throughput":
+            return float(result["throughput_rps"])
+        if self.name == "cpu_per_request":
+            value = result.get("server_cpu_us_per_request")
+            return float(value) if value else None
+        return float(result["latency_us"]["corrected"][self.name]) or None
+
+
+METRICS = (
+    Metric("throughput", True, 0.05),
+    Metric("p50", False, 0.10),
+    Metric("p99", False, 0.10),
+    Metric("p999", False, 0.10),
+    Metric("cpu_per_request", False, 0.05),
+)
+
+REGRESSION, IMPROVEMENT, NO_CHANGE, INCONCLUSIVE = (
+    "regression", "improvement", "no change", "inconclusive")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    cell: str
+    baseline: str
+    metric: Metric
+    ratios: tuple[float, ...]
+    ratio: float | None  # geometric mean of the per-round ratios cell/baseline
+    low: float | None
+    high: float | None
+    verdict: str
+
+
+def bootstrap_interval(ratios: list[float], seed: int = 0) -> tuple[float, float, float]:
+    """(geometric mean, 2.5th, 97.5th percentile) of the geometric mean over resampled rounds."""
+    logs = [math.log(r) for r in ratios]
+    rng = random.Random(seed)
+    means = sorted(statistics.fmean(rng.choices(logs, k=len(logs)))
+                   for _ in range(BOOTSTRAP_SAMPLES))
+    low = means[int(0.025 * (BOOTSTRAP_SAMPLES - 1))]
+    high = means[int(0.975 * (BOOTSTRAP_SAMPLES - 1))]
+    return math.exp(statistics.fmean(logs)), math.exp(low), math.exp(high)
+
+
+def verdict(metric: Metric, low: float, high: float) -> str:
+    worse_low, worse_high = (1 / high, 1 / low) if metric.higher_is_better else (low, high)
+    if worse_low > 1 + metric.delta:
+        return REGRESSION
+    if worse_high < 1 - metric.delta:
+        return IMPROVEMENT
+    if 1 - metric.delta <= worse_low and worse_high <= 1 + metric.delta:
+        return NO_CHANGE
+    return INCONCLUSIVE
+
+
+def usable(trial: dict[str, Any]) -> bool:
+    """A trial that measured correct answers without the generator being the limit."""
+    result = trial.get("result")
+    return (trial.get("status") == "ok" and result is not None and result["valid"]
+            and not result["generator_bound"])
+
+
+def compare(trials: Iterable[dict[str, Any]], baseline: tuple[str, str]) -> tuple[
+        list[Comparison], dict[str, int]]:
+    """Every non-baseline cell against the baseline cell of its scenario, per metric; and how
+    many trials of each cell were left out as unusable."""
+    values: dict[tuple[str, int], dict[str, Any]] = {}
+    left_out: dict[str, int] = {}
+    cells: dict[str, dict[str, Any]] = {}
+    for trial in trials:
+        cell = trial["cell"]
+        cells[cell["name"]] = cell
+        if usable(trial):
+            values[(cell["name"], trial["round"])] = trial["result"]
+        else:
+            left_out[cell["name"]] = left_out.get(cell["name"], 0) + 1
+    rounds = sorted({r for _, r in values})
+    comparisons = []
+    for name, cell in sorted(cells.items(), key=lambda item: (item[1]["scenario"], item[0])):
+        if (cell["target"], cell["server"]) == baseline:
+            continue
+        base = f"{baseline[0]}/{baseline[1]}/{cell['scenario']}"
+        for metric in METRICS:
+            if metric.name == "throughput" and _open_loop(values, base):
+                continue  # the schedule sets it: equal by construction
+            ratios = []
+            for r in rounds:
+                if (name, r) in values and (base, r) in values:
+                    ours, theirs = metric.value(values[(name, r)]), metric.value(values[(base, r)])
+                    if ours and theirs:
+                        ratios.append(ours / theirs)
+            if len(ratios) < 2:
+                comparisons.append(Comparison(name, base, metric, tuple(ratios), None, None,
+                                              None, INCONCLUSIVE))
+                continue
+            ratio, low, high = bootstrap_interval(ratios)
+            comparisons.append(Comparison(name, base, metric, tuple(ratios), ratio, low, high,
+                                          verdict(metric, low, high)))
+    return comparisons, left_out
+
+
+def _open_loop(values: dict[tuple[str, int], dict[str, Any]], cell: str) -> bool:
+    return any(bool(result["profile"]["stages"]) for (name, _), result in values.items()
+               if name == cell)
+
+
+def exit_code(comparisons: list[Comparison]) -> int:
+    """0 no regression, 1 a confirmed regression, 2 inconclusive somewhere, 3 nothing to
+    compare (a harness problem, never mistaken for a regression)."""
+    if not comparisons:
+        return 3
+    verdicts = {c.verdict for c in comparisons}
+    if REGRESSION in verdicts:
+        return 1
+    return 2 if INCONCLUSIVE in verdicts else 0
+
+
+def markdown(comparisons: list[Comparison], left_out: dict[str, int]) -> str:
+    """The verdict table, for a terminal, a CI log or $GITHUB_STEP_SUMMARY."""
+    lines = ["| cell | vs | metric | ratio | 95% CI | rounds | verdict |",
+             "| --- | --- | --- | ---: | --- | ---: | --- |"]
+    for c in comparisons:
+        ratio = f"{c.ratio:.3f}" if c.ratio is not None else "-"
+        interval = f"[{c.low:.3f}, {c.high:.3f}]" if c.low is not None and c.high is not None \
+            else "-"
+        lines.append(f"| {c.cell} | {c.baseline.split('/', 2)[0]}/{c.baseline.split('/')[1]} "
+                     f"| {c.metric.name} (δ {c.metric.delta:.0%}) | {ratio} | {interval} | "
+                     f"{len(c.ratios)} | {c.verdict} |")
+    for cell, count in sorted(left_out.items()):
+        lines.append(f"\n{cell}: {count} trial(s) left out (failed, invalid or generator-bound)")
+    return "\n".join(lines)

@@ -1,0 +1,104 @@
+"""The results store: results/<machine-id>/<run-id>/, one self-describing JSON per trial.
+
+Each trial file carries the schema version, the machine, loadgen's commit, the cell (target,
+server, scenario and its parameters), the packages of the environment that served it, its
+round and position, and the full run result (histograms included). A file of another schema
+version is refused in one line rather than misread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadgen import cpus
+from loadgen.errors import LoadgenError
+from loadgen.result import write_atomically
+
+SCHEMA_VERSION = 1
+RESULTS_DIR = Path("results")
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return {"hostname": platform.node(), "cpu_model": model, "cores": os.cpu_count(),
+            "available_cores": list(cpus.available()), "os": platform.platform(),
+            "python": platform.python_version()}
+
+
+def machine_id(info: dict[str, Any]) -> str:
+    """A short stable name for the machine: results of different machines never mix."""
+    key = f"{info['hostname']}|{info['cpu_model']}|{info['cores']}"
+    return f"{info['hostname']}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def toolkit_commit() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(_REPO), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+    return {"commit": git("rev-parse", "HEAD") or None,
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def packages(python: str = sys.executable) -> dict[str, str]:
+    """The resolved package versions of an environment (its `pip freeze`)."""
+    done = subprocess.run([python, "-m", "pip", "freeze", "--all"], capture_output=True,
+                          text=True)
+    frozen = {}
+    for line in done.stdout.splitlines():
+        name, sep, version = line.partition("==")
+        if sep:
+            frozen[name.lower()] = version
+    return frozen
+
+
+@dataclass(frozen=True)
+class RunStore:
+    """One bench run's folder."""
+
+    path: Path
+
+    @classmethod
+    def new(cls, root: Path = RESULTS_DIR, info: dict[str, Any] | None = None) -> RunStore:
+        info = info or machine()
+        run_id = time.strftime("%Y%m%d-%H%M%S")
+        path = root / machine_id(info) / run_id
+        path.mkdir(parents=True, exist_ok=False)
+        return cls(path)
+
+    def write_trial(self, document: dict[str, Any]) -> Path:
+        """Write one trial as soon as it ends (atomically), so nothing measured is lost."""
+        name = (f"trial-r{document['round']:02d}-p{document['position']:02d}-"
+                f"{document['cell']['name'].replace('/', '_')}.json")
+        path = self.path / name
+        write_atomically(path, json.dumps({"schema_version": SCHEMA_VERSION, **document},
+                                          indent=1) + "\n")
+        return path
+
+    def trials(self) -> list[dict[str, Any]]:
+        return [read_trial(p) for p in sorted(self.path.glob("trial-*.json"))]
+
+
+def read_trial(path: Path) -> dict[str, Any]:
+    """A trial document; one of another schema version is refused."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise LoadgenError(f"cannot read {path}: {exc}") from None
+    version = document.get("schema_version") if isinstance(document, dict) else None
+    if version != SCHEMA_VERSION:
+        raise LoadgenError(f"{path}: schema version {version!r}; this loadgen reads version "
+                           f"{SCHEMA_VERSION}")
+    return document  # type: ignore[no-any-return]

@@ -1,0 +1,116 @@
+"""A tiny bench for real: three targets (two of them the same app) and a failing one, on
+uvicorn, in interleaved rounds; then the store and the comparison."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from loadgen.bench import run_bench, schedule
+from loadgen.benchfile import load_bench
+from loadgen.compare import NO_CHANGE, REGRESSION, compare
+from loadgen.errors import LoadgenError
+from loadgen.runner import Placement
+from loadgen.store import SCHEMA_VERSION, RunStore, read_trial
+
+from .conftest import APPS_DIR, GENERATOR_CORES, SERVER_CORES
+
+TINY = f"""
+rounds = 3
+baseline = {{ target = "raw-a", server = "uvicorn" }}
+[load]
+rate = 300
+duration = "1s"
+warmup = "0.3s"
+[[target]]
+name = "raw-a"
+app = "raw"
+[[target]]
+name = "raw-b"
+app = "raw"
+[[target]]
+name = "slow"
+app = "slow"
+app_dir = "{APPS_DIR}"
+[[target]]
+name = "broken"
+app = "nope"
+[[server]]
+name = "uvicorn"
+[[scenario]]
+name = "plaintext"
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
+    root = tmp_path_factory.mktemp("bench")
+    (root / "bench.toml").write_text(TINY)
+    bench = load_bench(root / "bench.toml")
+    store = RunStore.new(root / "results")
+    written = run_bench(bench, store, Placement(GENERATOR_CORES, SERVER_CORES))
+    assert written == 12
+    return store
+
+
+def test_rounds_are_interleaved_and_shuffled(tmp_path: Path) -> None:
+    (tmp_path / "bench.toml").write_text(TINY)
+    rounds = schedule(load_bench(tmp_path / "bench.toml"))
+    assert len(rounds) == 3 and all(len(r) == 4 for r in rounds)
+    assert all({c.name for c in r} == {c.name for c in rounds[0]} for r in rounds)
+    assert len({tuple(c.name for c in r) for r in rounds}) > 1, "each round has its own order"
+
+
+def test_every_trial_is_stored_self_described(run: RunStore) -> None:
+    trials = run.trials()
+    assert len(trials) == 12
+    for trial in trials:
+        assert trial["schema_version"] == SCHEMA_VERSION
+        assert trial["machine"]["cores"] and trial["toolkit"]["commit"]
+        assert "uvicorn" in trial["packages"]
+        assert {"round", "position", "cell"} <= set(trial)
+    broken = [t for t in trials if t["cell"]["target"] == "broken"]
+    assert len(broken) == 3 and all(t["status"] == "failed" for t in broken)
+    assert "unknown target 'nope'" in broken[0]["error"]
+    ok = [t for t in trials if t["status"] == "ok"]
+    assert len(ok) == 9 and all(t["result"]["valid"] for t in ok)
+    assert all(t["result"]["server_cpu_us_per_request"] > 0 for t in ok)
+
+
+def test_a_against_a_is_no_regression_and_the_slower_app_is(run: RunStore) -> None:
+    comparisons, left_out = compare(run.trials(), ("raw-a", "uvicorn"))
+    assert left_out == {"broken/uvicorn/plaintext": 3}
+
+    def cpu(cell: str) -> str:
+        return next(c.verdict for c in comparisons
+                    if c.cell == cell and c.metric.name == "cpu_per_request")
+
+    assert cpu("raw-b/uvicorn/plaintext") != REGRESSION
+    assert cpu("slow/uvicorn/plaintext") == REGRESSION
+    assert cpu("raw-b/uvicorn/plaintext") in (NO_CHANGE, "inconclusive")
+
+
+def test_compare_command_exits_1_on_a_regression(run: RunStore) -> None:
+    done = subprocess.run([sys.executable, "-m", "loadgen", "compare", str(run.path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "| slow/uvicorn/plaintext | raw-a/uvicorn | cpu_per_request" in done.stdout
+
+
+def test_another_schema_version_is_refused(run: RunStore, tmp_path: Path) -> None:
+    document = json.loads(next(run.path.glob("trial-*.json")).read_text())
+    document["schema_version"] = 99
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(LoadgenError, match="schema version 99; this loadgen reads version 1"):
+        read_trial(path)
+
+
+def test_the_reference_trial_file_reads() -> None:
+    trial = read_trial(Path(__file__).parent / "data" / "trial-v1.json")
+    assert trial["cell"]["name"] == "raw-a/uvicorn/plaintext"
+    assert trial["result"]["kinds"]["plaintext"]["requests"] == trial["result"]["requests"]

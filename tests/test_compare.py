@@ -1,0 +1,91 @@
+"""The comparison's statistics and verdicts, from hand-made trials."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from loadgen.compare import (
+    INCONCLUSIVE,
+    METRICS,
+    NO_CHANGE,
+    REGRESSION,
+    bootstrap_interval,
+    compare,
+    exit_code,
+    markdown,
+    verdict,
+)
+
+THROUGHPUT, P50, _, _, CPU = METRICS
+
+
+def trial(target: str, round_: int, cpu: float, rps: float = 1000.0, valid: bool = True,
+          status: str = "ok") -> dict[str, Any]:
+    latency = {"p50": 500, "p90": 800, "p99": 1000, "p999": 2000, "p9999": 3000, "max": 4000}
+    return {
+        "round": round_, "status": status,
+        "cell": {"name": f"{target}/uvicorn/plaintext", "target": target, "server": "uvicorn",
+                 "scenario": "plaintext"},
+        "result": {"throughput_rps": rps, "valid": valid, "generator_bound": False,
+                   "profile": {"stages": []},
+                   "server_cpu_us_per_request": cpu,
+                   "latency_us": {"corrected": latency}},
+    }
+
+
+def noisy(target: str, cpu: float, rounds: int, seed: int, noise: float = 0.02
+          ) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [trial(target, r, cpu * (1 + rng.uniform(-noise, noise))) for r in range(rounds)]
+
+
+def by_metric(comparisons: list[Any], cell: str, name: str) -> Any:
+    return next(c for c in comparisons if c.cell == cell and c.metric.name == name)
+
+
+def test_verdicts_need_the_whole_interval() -> None:
+    assert verdict(CPU, 1.08, 1.20) == REGRESSION
+    assert verdict(CPU, 0.98, 1.03) == NO_CHANGE
+    assert verdict(CPU, 0.99, 1.08) == INCONCLUSIVE
+    assert verdict(CPU, 0.80, 0.90) == "improvement"
+    # Throughput: higher is better, so a drop is the regression.
+    assert verdict(THROUGHPUT, 0.80, 0.90) == REGRESSION
+    assert verdict(THROUGHPUT, 1.10, 1.20) == "improvement"
+
+
+def test_bootstrap_interval_brackets_the_geometric_mean() -> None:
+    ratio, low, high = bootstrap_interval([1.0, 1.1, 1.2, 0.9, 1.05])
+    assert low < ratio < high
+    assert ratio == pytest.approx((1.0 * 1.1 * 1.2 * 0.9 * 1.05) ** 0.2)
+    assert bootstrap_interval([1.0, 1.1, 1.2]) == bootstrap_interval([1.0, 1.1, 1.2])
+
+
+def test_a_against_itself_is_no_regression_and_slower_is() -> None:
+    trials = noisy("a", 50, 8, 1) + noisy("b", 50, 8, 2) + noisy("slow", 80, 8, 3)
+    comparisons, left_out = compare(trials, ("a", "uvicorn"))
+    assert by_metric(comparisons, "b/uvicorn/plaintext", "cpu_per_request").verdict == NO_CHANGE
+    slow = by_metric(comparisons, "slow/uvicorn/plaintext", "cpu_per_request")
+    assert slow.verdict == REGRESSION and slow.ratio == pytest.approx(1.6, rel=0.05)
+    assert exit_code(comparisons) == 1
+    assert left_out == {}
+    assert "| slow/uvicorn/plaintext | a/uvicorn | cpu_per_request (δ 5%) | 1.59" in \
+        markdown(comparisons, left_out)
+
+
+def test_unusable_trials_are_left_out_and_counted() -> None:
+    trials = noisy("a", 50, 4, 1) + noisy("b", 50, 4, 2)
+    trials[5]["result"]["valid"] = False
+    trials[6]["status"] = "failed"
+    comparisons, left_out = compare(trials, ("a", "uvicorn"))
+    assert left_out == {"b/uvicorn/plaintext": 2}
+    assert len(by_metric(comparisons, "b/uvicorn/plaintext", "p50").ratios) == 2
+
+
+def test_too_few_rounds_is_inconclusive_and_nothing_is_a_harness_error() -> None:
+    comparisons, _ = compare(noisy("a", 50, 1, 1) + noisy("b", 50, 1, 2), ("a", "uvicorn"))
+    assert {c.verdict for c in comparisons} == {INCONCLUSIVE}
+    assert exit_code(comparisons) == 2
+    assert exit_code([]) == 3
