@@ -20,6 +20,7 @@ from loadgen.benchfile import load_bench
 from loadgen.compare import compare, exit_code, markdown
 from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile, parse_duration, parse_stages
+from loadgen.report import build_report, latest_run
 from loadgen.request import parse_url
 from loadgen.runner import Placement
 from loadgen.scenario import builtin_names, load_scenario
@@ -226,7 +227,8 @@ def bench_command(file: Path, results_dir: Path) -> None:
         result = document.get("result")
         figures = (f"{result['throughput_rps']:,.0f} req/s, p99 "
                    f"{format_us(result['latency_us']['corrected']['p99'])}"
-                   f"{'' if result['valid'] else ', INVALID'}" if result
+                   f"{'' if result['valid'] else ', INVALID'}"
+                   f"{', GENERATOR-BOUND' if result['generator_bound'] else ''}" if result
                    else f"FAILED: {document.get('error', '')[:120]}")
         click.echo(f"[round {document['round'] + 1}/{bench.rounds}, "
                    f"{document['position'] + 1}/{cells}] {document['cell']['name']}: "
@@ -238,10 +240,17 @@ def bench_command(file: Path, results_dir: Path) -> None:
         click.echo(f"interrupted: the finished trials are in {store.path}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     comparisons, left_out = compare(store.trials(), bench.baseline)
-    summary = markdown(comparisons, left_out)
-    (store.path / "summary.md").write_text(summary + "\n")
-    click.echo(summary)
-    click.echo(f"results: {store.path} (summary.md; `loadgen compare {store.path}` again)")
+    click.echo(markdown(comparisons, left_out))
+    page = build_report(store.path)
+    click.echo(f"results: {store.path}\nreport: {page}")
+
+
+@cli.command("report")
+@click.argument("run_dir", required=False,
+                type=click.Path(path_type=Path, exists=True, file_okay=False))
+def report_command(run_dir: Path | None) -> None:
+    """Rebuild RUN_DIR's HTML report (default: the latest run) from its stored trials."""
+    click.echo(build_report(run_dir or latest_run()))
 
 
 @cli.command("compare")

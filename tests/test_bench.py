@@ -4,9 +4,13 @@ uvicorn, in interleaved rounds; then the store and the comparison."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +18,7 @@ from loadgen.bench import run_bench, schedule
 from loadgen.benchfile import load_bench
 from loadgen.compare import NO_CHANGE, REGRESSION, compare
 from loadgen.errors import LoadgenError
+from loadgen.report import build_report
 from loadgen.runner import Placement
 from loadgen.store import SCHEMA_VERSION, RunStore, read_trial
 
@@ -114,3 +119,43 @@ def test_the_reference_trial_file_reads() -> None:
     trial = read_trial(Path(__file__).parent / "data" / "trial-v1.json")
     assert trial["cell"]["name"] == "raw-a/uvicorn/plaintext"
     assert trial["result"]["kinds"]["plaintext"]["requests"] == trial["result"]["requests"]
+
+
+def _browser() -> Any:
+    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
+        message = "Debian's chromium and chromium-driver are needed (.ci/run installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")  # type: ignore[assignment]
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    return webdriver.Chrome(options=options, service=service)
+
+
+def test_the_report_is_rebuilt_from_stored_results_and_loads_in_a_browser(
+        run: RunStore) -> None:
+    page = build_report(run.path)
+    assert page == run.path / "report" / "index.html"
+    images = re.findall(r'<img src="([^"]+)"', page.read_text())
+    assert len(images) >= 3 and all((page.parent / name).stat().st_size > 1000
+                                    for name in images)
+    assert "slow/uvicorn/plaintext" in page.read_text()
+    assert (run.path / "summary.md").read_text().startswith("| cell | vs | metric |")
+    browser = _browser()
+    try:
+        browser.get(page.as_uri())
+        loaded = browser.execute_script(
+            "return Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+        errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    finally:
+        browser.quit()
+    assert loaded == [True] * len(images)
+    assert errors == []

@@ -1,0 +1,166 @@
+"""The HTML report of a bench run, rebuilt from its stored trials alone (nothing is measured):
+RUN/report/index.html with its PNG figures, and RUN/summary.md with the verdict table."""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from collections.abc import Iterable
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from loadgen import histogram, plots
+from loadgen.compare import compare, markdown, usable
+from loadgen.errors import LoadgenError
+from loadgen.store import RESULTS_DIR, RunStore
+
+PACKAGES = ("starlette", "fastapi", "python-multipart", "uvicorn", "granian", "hypercorn",
+            "daphne", "httptools", "uvloop", "anyio", "pydantic")
+
+
+def latest_run(root: Path = RESULTS_DIR) -> Path:
+    """The most recent run folder under results/MACHINE/."""
+    runs = sorted((p for p in root.glob("*/*") if any(p.glob("trial-*.json"))),
+                  key=lambda p: p.name)
+    if not runs:
+        raise LoadgenError(f"no bench run under {root}/: run `make bench` first")
+    return runs[-1]
+
+
+def _by_scenario(trials: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for trial in trials:
+        grouped[trial["cell"]["scenario"]].append(trial)
+    return dict(sorted(grouped.items()))
+
+
+def _kind_histograms(trials: list[dict[str, Any]]) -> dict[str, dict[str, HdrHistogram]]:
+    """kind -> cell -> the cell's corrected histogram of that kind, merged over its rounds."""
+    kinds: dict[str, dict[str, HdrHistogram]] = defaultdict(dict)
+    for trial in filter(usable, trials):
+        for kind, figures in trial["result"]["kinds"].items():
+            merged = kinds[kind].setdefault(trial["cell"]["name"], histogram.new_histogram())
+            merged.add(HdrHistogram.decode(figures["histograms"]["corrected"]))
+    return {k: dict(sorted(v.items())) for k, v in kinds.items()}
+
+
+def _spread(trials: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    closed = not any(t["result"]["profile"]["stages"] for t in filter(usable, trials))
+    first = "throughput (req/s)" if closed else "p99 (ms, corrected)"
+    values: dict[str, dict[str, list[float]]] = {first: {}, "server CPU µs per request": {}}
+    for trial in sorted(trials, key=lambda t: t["cell"]["name"]):
+        cell = trial["cell"]["name"]
+        for metric in values:
+            values[metric].setdefault(cell, [])
+        if not usable(trial):
+            continue
+        result = trial["result"]
+        values[first][cell].append(result["throughput_rps"] if closed
+                                   else result["latency_us"]["corrected"]["p99"] / 1000)
+        if result["server_cpu_us_per_request"]:
+            values["server CPU µs per request"][cell].append(result["server_cpu_us_per_request"])
+    return values
+
+
+def _timeline(trial: dict[str, Any], title: str, path: Path) -> None:
+    result = trial["result"]
+    series = result["series"]
+    samples = result["server"]["samples"] if result.get("server") else []
+    # The last sample comes right after the run: too short a span to give a CPU share.
+    spans = [(a, b) for a, b in pairwise(samples) if b["at"] - a["at"] >= 0.5]
+    plots.timeline([s["second"] for s in series], [s["requests"] for s in series],
+                   [s["p99_us"] / 1000 for s in series], [b["at"] for _, b in spans],
+                   [(b["cpu_s"] - a["cpu_s"]) / (b["at"] - a["at"]) for a, b in spans],
+                   [b["rss_mb"] for _, b in spans], title, path)
+
+
+def _table(headers: list[str], rows: Iterable[Iterable[object]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _figure(name: str, alt: str) -> str:
+    return f'<figure><img src="{name}" alt="{html.escape(alt)}"></figure>'
+
+
+def build_report(run: Path) -> Path:
+    """Write RUN/report/index.html (and its figures) and RUN/summary.md; return the page."""
+    trials = RunStore(run).trials()
+    if not trials:
+        raise LoadgenError(f"no trials in {run}")
+    baseline = (trials[0]["baseline"][0], trials[0]["baseline"][1])
+    comparisons, left_out = compare(trials, baseline)
+    summary = markdown(comparisons, left_out)
+    (run / "summary.md").write_text(summary + "\n")
+    out = run / "report"
+    out.mkdir(exist_ok=True)
+    sections = []
+    for scenario, group in _by_scenario(trials).items():
+        slug = scenario.replace("/", "_")
+        parts = [f"<h2>Scenario {html.escape(scenario)}</h2>"]
+        kinds = _kind_histograms(group)
+        if kinds:
+            plots.latency_by_percentile(kinds, f"{scenario}: latency by percentile",
+                                        out / f"{slug}-latency.png")
+            parts.append(_figure(f"{slug}-latency.png", f"{scenario} latency by percentile"))
+        plots.spread(_spread(group), f"{scenario}: every round", out / f"{slug}-spread.png")
+        parts.append(_figure(f"{slug}-spread.png", f"{scenario} spread over rounds"))
+        mine = [c for c in comparisons if c.cell.split("/")[2] == scenario]
+        if mine:
+            plots.forest(mine, f"{scenario}: ratio to {baseline[0]}/{baseline[1]}, 95% CI",
+                         out / f"{slug}-forest.png")
+            parts.append(_figure(f"{slug}-forest.png", f"{scenario} ratios to the baseline"))
+        first = next((t for t in sorted(group, key=lambda t: t["round"]) if usable(t)
+                      and (t["cell"]["target"], t["cell"]["server"]) == baseline), None)
+        if first is not None:
+            _timeline(first, f"{first['cell']['name']}, round {first['round'] + 1}",
+                      out / f"{slug}-timeline.png")
+            parts.append(_figure(f"{slug}-timeline.png", f"{scenario} baseline over time"))
+        failed = [t for t in group if t["status"] != "ok"]
+        if failed:
+            parts.append(_table(["cell", "round", "status", "message"],
+                                ([t["cell"]["name"], t["round"] + 1, t["status"],
+                                  t.get("error", "")] for t in failed)))
+        sections.append("\n".join(parts))
+    first = trials[0]
+    some_result: dict[str, Any] = next((t["result"] for t in trials if t.get("result")), {})
+    environment = _table(["", ""], [
+        *((k, v) for k, v in first["machine"].items()),
+        ("loadgen commit", f"{first['toolkit']['commit']}"
+                           f"{' (with uncommitted changes)' if first['toolkit']['dirty'] else ''}"),
+        ("generator cores", some_result.get("generator", {}).get("cpus", "")),
+        ("server cores", some_result.get("server_cpus", "")),
+        *((name, first["packages"].get(name, "not installed")) for name in PACKAGES),
+    ])
+    verdicts = _table(["cell", "metric", "ratio", "95% CI", "rounds", "verdict"], (
+        [c.cell, f"{c.metric.name} (δ {c.metric.delta:.0%})",
+         f"{c.ratio:.3f}" if c.ratio else "-",
+         f"{c.low:.3f} to {c.high:.3f}" if c.low and c.high else "-", len(c.ratios), c.verdict]
+        for c in comparisons))
+    page = out / "index.html"
+    page.write_text(f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>loadgen report {html.escape(run.name)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 1400px; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 90%; }}
+td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+<h1>loadgen bench {html.escape(run.name)}</h1>
+<p>{len(trials)} trials, baseline {html.escape('/'.join(baseline))}; rebuilt from
+{html.escape(str(run))} by <code>loadgen report</code>.</p>
+<h2>Verdicts</h2>
+{verdicts}
+{''.join(f'<p>{html.escape(c)}: {n} trial(s) left out (failed, invalid or generator-bound)</p>'
+         for c, n in sorted(left_out.items()))}
+{''.join(sections)}
+<h2>Environment</h2>
+{environment}
+</body></html>
+""")
+    return page
