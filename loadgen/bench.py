@@ -6,16 +6,18 @@ matrix goes on; Ctrl-C keeps every finished trial."""
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from loadgen.benchfile import Bench, Cell
+from loadgen.envs import environment, frozen
 from loadgen.errors import LoadgenError
 from loadgen.runner import Placement
 from loadgen.scenario import load_scenario
 from loadgen.servers import ServerSpec, target_app
-from loadgen.store import RunStore, machine, packages, toolkit_commit
+from loadgen.store import RunStore, machine, toolkit_commit
 from loadgen.trial import run_served
 from loadgen.workload import ScenarioWorkload
 
@@ -35,29 +37,35 @@ def schedule(bench: Bench) -> list[list[Cell]]:
 
 def run_trial(bench: Bench, cell: Cell, placement: Placement, store: RunStore,
               stem: str) -> dict[str, Any]:
-    """One cell once: the trial document's status, result or error."""
+    """One cell once: the trial document's status, result or error, and its packages."""
+    try:
+        python = (environment(cell.target.packages, cell.server.name) if cell.target.packages
+                  else sys.executable)
+    except LoadgenError as exc:
+        return {"status": "failed", "error": str(exc), "packages": {}}
+    installed = frozen(python)
     try:
         scenario = load_scenario(cell.scenario.name)
         workload = ScenarioWorkload(scenario, scenario.resolve(dict(cell.scenario.params)),
                                     seed=bench.seed)
         assert placement.server is not None
         spec = ServerSpec(cell.server.name, target_app(cell.target.app, cell.target.app_dir),
-                          app_dir=cell.target.app_dir, workers=cell.server.workers,
-                          cpus=placement.server,
+                          app_dir=cell.target.app_dir, python=python,
+                          workers=cell.server.workers, cpus=placement.server,
                           log_path=store.path / f"{stem}.server.log")
         result = run_served(spec, cell.target.name, workload, bench.profile(cell.scenario),
                             placement)
     except LoadgenError as exc:
-        return {"status": "failed", "error": str(exc)}
+        return {"status": "failed", "error": str(exc), "packages": installed}
     status = "interrupted" if result.interrupted else "ok"
-    return {"status": status, "result": result.to_json()}
+    return {"status": status, "result": result.to_json(), "packages": installed}
 
 
 def run_bench(bench: Bench, store: RunStore, placement: Placement,
               on_trial: TrialSink | None = None) -> int:
     """Run the matrix into `store`; returns the number of trials written."""
     common = {"run_id": store.path.name, "machine": machine(), "toolkit": toolkit_commit(),
-              "packages": packages(), "baseline": list(bench.baseline)}
+              "baseline": list(bench.baseline)}
     rounds = schedule(bench)
     total, written, started = sum(map(len, rounds)), 0, time.monotonic()
     for round_index, order in enumerate(rounds):

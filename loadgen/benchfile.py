@@ -14,6 +14,7 @@ and the baseline, read into frozen configuration.
     name = "starlette"     # targets/starlette_app.py
     app = "starlette"      # optional: another target under this name (A/A runs)
     app_dir = "targets"    # optional: where NAME_app.py lives, relative to the bench file
+    packages = ["starlette==0.37.2", "python-multipart==0.0.9"]   # optional: its own venv
 
     [[server]]
     name = "uvicorn"
@@ -42,6 +43,7 @@ class TargetSpec:
     name: str  # the label in results and reports
     app: str  # the target: NAME_app.py in app_dir
     app_dir: Path = TARGETS_DIR
+    packages: tuple[str, ...] = ()  # its own environment's packages; () = loadgen's own
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,8 @@ def load_bench(path: Path) -> Bench:
         raise LoadgenError(f"{path}: {exc}") from None
     targets = tuple(
         TargetSpec(str(e["name"]), str(e.get("app", e["name"])),
-                   (path.parent / e["app_dir"]).resolve() if "app_dir" in e else TARGETS_DIR)
+                   (path.parent / e["app_dir"]).resolve() if "app_dir" in e else TARGETS_DIR,
+                   tuple(str(p) for p in e.get("packages", ())))
         for e in _table(data, "target", path))
     servers = tuple(ServerEntry(str(e["name"]), int(e.get("workers", 1)))
                     for e in _table(data, "server", path))

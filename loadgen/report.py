@@ -135,8 +135,11 @@ def build_report(run: Path) -> Path:
                            f"{' (with uncommitted changes)' if first['toolkit']['dirty'] else ''}"),
         ("generator cores", some_result.get("generator", {}).get("cpus", "")),
         ("server cores", some_result.get("server_cpus", "")),
-        *((name, first["packages"].get(name, "not installed")) for name in PACKAGES),
     ])
+    per_cell = {t["cell"]["name"]: t.get("packages", {}) for t in trials}
+    shown = [name for name in PACKAGES if any(name in p for p in per_cell.values())]
+    versions = _table(["cell", *shown], ([cell, *(p.get(name, "-") for name in shown)]
+                                         for cell, p in sorted(per_cell.items())))
     verdicts = _table(["cell", "metric", "ratio", "95% CI", "rounds", "verdict"], (
         [c.cell, f"{c.metric.name} (δ {c.metric.delta:.0%})",
          f"{c.ratio:.3f}" if c.ratio else "-",
@@ -161,6 +164,8 @@ img {{ max-width: 100%; }}
 {''.join(sections)}
 <h2>Environment</h2>
 {environment}
+<h3>Package versions of each cell's environment</h3>
+{versions}
 </body></html>
 """)
     return page

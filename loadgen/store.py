@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,18 +49,6 @@ def toolkit_commit() -> dict[str, Any]:
         return done.stdout.strip() if done.returncode == 0 else ""
     return {"commit": git("rev-parse", "HEAD") or None,
             "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
-
-
-def packages(python: str = sys.executable) -> dict[str, str]:
-    """The resolved package versions of an environment (its `pip freeze`)."""
-    done = subprocess.run([python, "-m", "pip", "freeze", "--all"], capture_output=True,
-                          text=True)
-    frozen = {}
-    for line in done.stdout.splitlines():
-        name, sep, version = line.partition("==")
-        if sep:
-            frozen[name.lower()] = version
-    return frozen
 
 
 @dataclass(frozen=True)

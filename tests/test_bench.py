@@ -159,3 +159,46 @@ def test_the_report_is_rebuilt_from_stored_results_and_loads_in_a_browser(
         browser.quit()
     assert loaded == [True] * len(images)
     assert errors == []
+
+
+def test_a_target_with_its_own_packages_gets_its_own_environment(tmp_path: Path) -> None:
+    """A real environment per version (built with uv from the package index), and a spec
+    that cannot be installed fails its cell only."""
+    (tmp_path / "bench.toml").write_text("""
+rounds = 2
+baseline = { target = "latest", server = "uvicorn" }
+[load]
+rate = 100
+duration = "0.5s"
+warmup = "0.2s"
+[[target]]
+name = "latest"
+app = "starlette"
+[[target]]
+name = "old"
+app = "starlette"
+packages = ["starlette==0.37.2", "python-multipart==0.0.9"]
+[[target]]
+name = "impossible"
+app = "starlette"
+packages = ["starlette==0.0.0"]
+[[server]]
+name = "uvicorn"
+[[scenario]]
+name = "json"
+""")
+    store = RunStore.new(tmp_path / "results")
+    run_bench(load_bench(tmp_path / "bench.toml"), store, Placement(GENERATOR_CORES,
+                                                                    SERVER_CORES))
+    trials = {(t["cell"]["target"], t["round"]): t for t in store.trials()}
+    assert len(trials) == 6
+    old, latest = trials[("old", 0)], trials[("latest", 0)]
+    assert old["status"] == "ok" and old["result"]["valid"]
+    assert old["packages"]["starlette"] == "0.37.2"
+    assert old["packages"]["python-multipart"] == "0.0.9"
+    assert "uvicorn" in old["packages"] and "uvloop" in old["packages"]
+    assert latest["status"] == "ok" and latest["packages"]["starlette"] != "0.37.2"
+    impossible = trials[("impossible", 1)]
+    assert impossible["status"] == "failed"
+    assert impossible["error"].startswith("cannot install")
+    assert "starlette==0.0.0" in impossible["error"]
