@@ -35,6 +35,7 @@ perf: $(STAMP)
 	$(BIN)/python benchmarks/engine_vs_wrk.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/servers.py
+	$(BIN)/python benchmarks/aa.py
 
 clean:
 	rm -rf $(VENV) results/*.json results/*.hlog results/*.log

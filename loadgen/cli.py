@@ -17,7 +17,7 @@ import click
 from loadgen import cpus, servers
 from loadgen.bench import run_bench
 from loadgen.benchfile import load_bench
-from loadgen.compare import compare, exit_code, markdown
+from loadgen.compare import compare, compare_runs, exit_code, markdown, with_deltas
 from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile, parse_duration, parse_stages
 from loadgen.report import build_report, latest_run
@@ -255,15 +255,34 @@ def report_command(run_dir: Path | None) -> None:
 
 @cli.command("compare")
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("after", required=False,
+                type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--baseline", help="TARGET/SERVER to compare against (default: the run's).")
-def compare_command(run_dir: Path, baseline: str | None) -> None:
-    """Compare a bench run's cells with its baseline: ratio, 95% interval, verdict.
+@click.option("--delta", "deltas", multiple=True, metavar="METRIC=FRACTION",
+              help="A metric's threshold, e.g. p99=0.2 (defaults: 0.05 for throughput and "
+                   "cpu_per_request, 0.10 for latencies).")
+def compare_command(run_dir: Path, after: Path | None, baseline: str | None,
+                    deltas: tuple[str, ...]) -> None:
+    """Compare a bench run's cells with its baseline, or (given AFTER) each cell of run AFTER
+    with the same cell of RUN_DIR: ratio, 95% interval, verdict.
 
     Exit code 0: no regression; 1: a confirmed regression; 2: inconclusive; 3: nothing to
     compare."""
     trials = RunStore(run_dir).trials()
     if not trials:
         raise LoadgenError(f"no trials in {run_dir}")
+    thresholds = {}
+    for item in deltas:
+        name, _, value = item.partition("=")
+        try:
+            thresholds[name] = float(value)
+        except ValueError:
+            raise LoadgenError(f"--delta takes METRIC=FRACTION, not {item!r}") from None
+    metrics = with_deltas(thresholds)
+    if after is not None:
+        comparisons, left_out = compare_runs(trials, RunStore(after).trials(), metrics)
+        click.echo(markdown(comparisons, left_out))
+        sys.exit(exit_code(comparisons))
     if baseline is not None:
         target, sep, server = baseline.partition("/")
         if not sep:
@@ -271,7 +290,7 @@ def compare_command(run_dir: Path, baseline: str | None) -> None:
         chosen = (target, server)
     else:
         chosen = tuple(trials[0]["baseline"])
-    comparisons, left_out = compare(trials, chosen)
+    comparisons, left_out = compare(trials, chosen, metrics)
     click.echo(markdown(comparisons, left_out))
     sys.exit(exit_code(comparisons))
 

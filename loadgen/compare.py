@@ -14,8 +14,10 @@ import math
 import random
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from loadgen.errors import LoadgenError
 
 BOOTSTRAP_SAMPLES = 4000
 
@@ -88,48 +90,85 @@ def usable(trial: dict[str, Any]) -> bool:
             and not result["generator_bound"])
 
 
-def compare(trials: Iterable[dict[str, Any]], baseline: tuple[str, str]) -> tuple[
-        list[Comparison], dict[str, int]]:
+Rounds = dict[int, dict[str, Any]]  # round -> result of one cell
+
+
+def _usable_by_cell(trials: Iterable[dict[str, Any]]) -> tuple[
+        dict[str, Rounds], dict[str, dict[str, Any]], dict[str, int]]:
+    """Per cell: its usable results by round, its description, and how many were left out."""
+    rounds: dict[str, Rounds] = {}
+    cells: dict[str, dict[str, Any]] = {}
+    left_out: dict[str, int] = {}
+    for trial in trials:
+        name = trial["cell"]["name"]
+        cells[name] = trial["cell"]
+        rounds.setdefault(name, {})
+        if usable(trial):
+            rounds[name][trial["round"]] = trial["result"]
+        else:
+            left_out[name] = left_out.get(name, 0) + 1
+    return rounds, cells, left_out
+
+
+def with_deltas(deltas: dict[str, float]) -> tuple[Metric, ...]:
+    """The metrics with some thresholds changed, e.g. {"p99": 0.2}."""
+    unknown = sorted(set(deltas) - {m.name for m in METRICS})
+    if unknown:
+        raise LoadgenError(f"no metric {unknown[0]!r}; the metrics are "
+                           f"{', '.join(m.name for m in METRICS)}")
+    return tuple(replace(m, delta=deltas.get(m.name, m.delta)) for m in METRICS)
+
+
+def _compare_pair(name: str, base: str, ours: Rounds, theirs: Rounds,
+                  metrics: tuple[Metric, ...]) -> list[Comparison]:
+    """`ours` against `theirs` round by round, for every metric that applies."""
+    open_loop = any(bool(result["profile"]["stages"]) for result in theirs.values())
+    comparisons = []
+    for metric in metrics:
+        if metric.name == "throughput" and open_loop:
+            continue  # the schedule sets it: equal by construction
+        ratios = []
+        for r in sorted(set(ours) & set(theirs)):
+            mine, other = metric.value(ours[r]), metric.value(theirs[r])
+            if mine and other:
+                ratios.append(mine / other)
+        if len(ratios) < 2:
+            comparisons.append(Comparison(name, base, metric, tuple(ratios), None, None, None,
+                                          INCONCLUSIVE))
+            continue
+        ratio, low, high = bootstrap_interval(ratios)
+        comparisons.append(Comparison(name, base, metric, tuple(ratios), ratio, low, high,
+                                      verdict(metric, low, high)))
+    return comparisons
+
+
+def compare(trials: Iterable[dict[str, Any]], baseline: tuple[str, str],
+            metrics: tuple[Metric, ...] = METRICS) -> tuple[list[Comparison], dict[str, int]]:
     """Every non-baseline cell against the baseline cell of its scenario, per metric; and how
     many trials of each cell were left out as unusable."""
-    values: dict[tuple[str, int], dict[str, Any]] = {}
-    left_out: dict[str, int] = {}
-    cells: dict[str, dict[str, Any]] = {}
-    for trial in trials:
-        cell = trial["cell"]
-        cells[cell["name"]] = cell
-        if usable(trial):
-            values[(cell["name"], trial["round"])] = trial["result"]
-        else:
-            left_out[cell["name"]] = left_out.get(cell["name"], 0) + 1
-    rounds = sorted({r for _, r in values})
+    rounds, cells, left_out = _usable_by_cell(trials)
     comparisons = []
     for name, cell in sorted(cells.items(), key=lambda item: (item[1]["scenario"], item[0])):
         if (cell["target"], cell["server"]) == baseline:
             continue
         base = f"{baseline[0]}/{baseline[1]}/{cell['scenario']}"
-        for metric in METRICS:
-            if metric.name == "throughput" and _open_loop(values, base):
-                continue  # the schedule sets it: equal by construction
-            ratios = []
-            for r in rounds:
-                if (name, r) in values and (base, r) in values:
-                    ours, theirs = metric.value(values[(name, r)]), metric.value(values[(base, r)])
-                    if ours and theirs:
-                        ratios.append(ours / theirs)
-            if len(ratios) < 2:
-                comparisons.append(Comparison(name, base, metric, tuple(ratios), None, None,
-                                              None, INCONCLUSIVE))
-                continue
-            ratio, low, high = bootstrap_interval(ratios)
-            comparisons.append(Comparison(name, base, metric, tuple(ratios), ratio, low, high,
-                                          verdict(metric, low, high)))
+        comparisons += _compare_pair(name, base, rounds[name], rounds.get(base, {}), metrics)
     return comparisons, left_out
 
 
-def _open_loop(values: dict[tuple[str, int], dict[str, Any]], cell: str) -> bool:
-    return any(bool(result["profile"]["stages"]) for (name, _), result in values.items()
-               if name == cell)
+def compare_runs(before: Iterable[dict[str, Any]], after: Iterable[dict[str, Any]],
+                 metrics: tuple[Metric, ...] = METRICS) -> tuple[
+        list[Comparison], dict[str, int]]:
+    """Each cell of `after` against the same cell of `before`, round i against round i. The
+    two runs were not interleaved, so drift between them shows as a change: prefer one run."""
+    old, _, old_left = _usable_by_cell(before)
+    new, cells, new_left = _usable_by_cell(after)
+    comparisons = []
+    for name in sorted(cells, key=lambda n: (cells[n]["scenario"], n)):
+        if name in old:
+            comparisons += _compare_pair(name, f"before:{name}", new[name], old[name], metrics)
+    left_out = {f"before:{k}": v for k, v in old_left.items()} | new_left
+    return comparisons, left_out
 
 
 def exit_code(comparisons: list[Comparison]) -> int:
@@ -151,7 +190,7 @@ def markdown(comparisons: list[Comparison], left_out: dict[str, int]) -> str:
         ratio = f"{c.ratio:.3f}" if c.ratio is not None else "-"
         interval = f"[{c.low:.3f}, {c.high:.3f}]" if c.low is not None and c.high is not None \
             else "-"
-        lines.append(f"| {c.cell} | {c.baseline.split('/', 2)[0]}/{c.baseline.split('/')[1]} "
+        lines.append(f"| {c.cell} | {c.baseline.rsplit('/', 1)[0]} "
                      f"| {c.metric.name} (δ {c.metric.delta:.0%}) | {ratio} | {interval} | "
                      f"{len(c.ratios)} | {c.verdict} |")
     for cell, count in sorted(left_out.items()):

@@ -70,7 +70,8 @@ def frozen(python: str) -> dict[str, str]:
                           text=True)
     versions = {}
     for line in done.stdout.splitlines():
-        name, sep, version = line.partition("==")
+        # "name==1.2" from an index, "name @ file:///..." from a path or a repository
+        name, sep, version = line.partition("==") if "==" in line else line.partition(" @ ")
         if sep:
-            versions[name.lower()] = version
+            versions[name.strip().lower()] = version.strip()
     return versions

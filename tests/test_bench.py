@@ -162,11 +162,17 @@ def test_the_report_is_rebuilt_from_stored_results_and_loads_in_a_browser(
 
 
 def test_a_target_with_its_own_packages_gets_its_own_environment(tmp_path: Path) -> None:
-    """A real environment per version (built with uv from the package index), and a spec
-    that cannot be installed fails its cell only."""
-    (tmp_path / "bench.toml").write_text("""
+    """A real environment per version (built with uv from the package index), a package from
+    a local path, and a spec that cannot be installed, which fails its cell only."""
+    local = tmp_path / "probe"
+    (local / "loadgen_probe").mkdir(parents=True)
+    (local / "loadgen_probe" / "__init__.py").write_text("")
+    (local / "pyproject.toml").write_text(
+        '[project]\nname = "loadgen-probe"\nversion = "0.1.0"\n'
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n')
+    (tmp_path / "bench.toml").write_text(f"""
 rounds = 2
-baseline = { target = "latest", server = "uvicorn" }
+baseline = {{ target = "latest", server = "uvicorn" }}
 [load]
 rate = 100
 duration = "0.5s"
@@ -182,6 +188,10 @@ packages = ["starlette==0.37.2", "python-multipart==0.0.9"]
 name = "impossible"
 app = "starlette"
 packages = ["starlette==0.0.0"]
+[[target]]
+name = "local"
+app = "raw"
+packages = ["python-multipart", "{local}"]
 [[server]]
 name = "uvicorn"
 [[scenario]]
@@ -191,7 +201,10 @@ name = "json"
     run_bench(load_bench(tmp_path / "bench.toml"), store, Placement(GENERATOR_CORES,
                                                                     SERVER_CORES))
     trials = {(t["cell"]["target"], t["round"]): t for t in store.trials()}
-    assert len(trials) == 6
+    assert len(trials) == 8
+    local_trial = trials[("local", 0)]
+    assert local_trial["status"] == "ok", local_trial.get("error")
+    assert local_trial["packages"]["loadgen-probe"].startswith("file://")
     old, latest = trials[("old", 0)], trials[("latest", 0)]
     assert old["status"] == "ok" and old["result"]["valid"]
     assert old["packages"]["starlette"] == "0.37.2"

@@ -14,10 +14,13 @@ from loadgen.compare import (
     REGRESSION,
     bootstrap_interval,
     compare,
+    compare_runs,
     exit_code,
     markdown,
     verdict,
+    with_deltas,
 )
+from loadgen.errors import LoadgenError
 
 THROUGHPUT, P50, _, _, CPU = METRICS
 
@@ -89,3 +92,22 @@ def test_too_few_rounds_is_inconclusive_and_nothing_is_a_harness_error() -> None
     assert {c.verdict for c in comparisons} == {INCONCLUSIVE}
     assert exit_code(comparisons) == 2
     assert exit_code([]) == 3
+
+
+def test_two_runs_compare_cell_by_cell() -> None:
+    before = noisy("a", 50, 5, 1) + noisy("b", 50, 5, 2)
+    after = noisy("a", 51, 5, 3) + noisy("b", 75, 5, 4)
+    comparisons, _ = compare_runs(before, after)
+    assert by_metric(comparisons, "a/uvicorn/plaintext", "cpu_per_request").verdict == NO_CHANGE
+    b = by_metric(comparisons, "b/uvicorn/plaintext", "cpu_per_request")
+    assert b.verdict == REGRESSION and b.baseline == "before:b/uvicorn/plaintext"
+
+
+def test_thresholds_are_configurable() -> None:
+    trials = noisy("a", 50, 6, 1) + noisy("b", 54, 6, 2, noise=0.005)
+    default, _ = compare(trials, ("a", "uvicorn"))
+    assert by_metric(default, "b/uvicorn/plaintext", "cpu_per_request").verdict == REGRESSION
+    loose, _ = compare(trials, ("a", "uvicorn"), with_deltas({"cpu_per_request": 0.2}))
+    assert by_metric(loose, "b/uvicorn/plaintext", "cpu_per_request").verdict == NO_CHANGE
+    with pytest.raises(LoadgenError, match="no metric 'p95'"):
+        with_deltas({"p95": 0.1})

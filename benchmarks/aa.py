@@ -1,0 +1,57 @@
+"""How often does the comparison cry wolf? An A/A bench (the same app under two names) run
+RUNS times; counts the runs with any "regression" verdict. Goal: at most one in ten."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from loadgen.compare import REGRESSION, compare
+from loadgen.store import RunStore
+
+RUNS = 10
+BENCH = """
+rounds = 3
+baseline = { target = "a", server = "uvicorn" }
+[load]
+rate = 300
+duration = "2s"
+warmup = "0.5s"
+[[target]]
+name = "a"
+app = "starlette"
+[[target]]
+name = "b"
+app = "starlette"
+[[server]]
+name = "uvicorn"
+[[scenario]]
+name = "routing"
+"""
+
+
+def main() -> None:
+    flagged = 0
+    verdicts: Counter[str] = Counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "bench.toml").write_text(BENCH)
+        for n in range(1, RUNS + 1):
+            results = Path(tmp) / f"results{n}"
+            subprocess.run([sys.executable, "-m", "loadgen", "bench", str(Path(tmp) /
+                            "bench.toml"), "--results", str(results)], check=True,
+                           stdout=subprocess.DEVNULL)
+            run = next(p for p in results.glob("*/*") if p.is_dir())
+            comparisons, _ = compare(RunStore(run).trials(), ("a", "uvicorn"))
+            these = Counter(c.verdict for c in comparisons)
+            verdicts.update(these)
+            flagged += these[REGRESSION] > 0
+            print(f"A/A run {n}: " + ", ".join(f"{v} {k}" for k, v in sorted(these.items())))
+    print(f"{flagged} of {RUNS} A/A runs had a 'regression' verdict (goal: at most 1); "
+          f"all verdicts: {dict(verdicts)}")
+
+
+if __name__ == "__main__":
+    main()
