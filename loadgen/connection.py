@@ -63,13 +63,23 @@ class Connection(asyncio.Protocol):
              expect: Expectation | None) -> None:
         self.rec = rec
         self.expect = expect
+        if expect is not None:
+            self.capture_body()
         self.intended = intended
         self.sent = now
         self.transport.write(data)  # type: ignore[union-attr]
 
-    def on_body(self, body: bytes) -> None:
-        if self.expect is not None:
-            self.body.append(body)
+    def capture_body(self) -> None:
+        """Parse the next response with a parser that also keeps its body, for a check.
+
+        Only sampled responses pay for a body callback: a parser calls `on_body` for every
+        response if its protocol has one. Between two responses the parser holds no state
+        (one request in flight at a time), so swapping it is safe; `restore_parser` undoes it.
+        """
+        self.parser = HttpResponseParser(_BodyCapture(self))
+
+    def restore_parser(self) -> None:
+        self.parser = HttpResponseParser(self)
 
     def on_message_complete(self) -> None:
         now = perf_counter_ns()
@@ -116,8 +126,25 @@ class ClosedLoopConnection(Connection):
             return
         if now < owner.end_ns:
             data, self.rec, self.expect = owner.next_request()
+            if self.expect is not None:
+                self.capture_body()
             self.sent = now
             self.transport.write(data)  # type: ignore[union-attr]
         else:
             self.rec = None
             owner.on_free(self, now)
+
+
+class _BodyCapture:
+    """The parser protocol of a sampled response: keeps the body, then completes as usual."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def on_body(self, body: bytes) -> None:
+        self.conn.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.conn.on_message_complete()

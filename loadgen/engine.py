@@ -344,6 +344,7 @@ class Worker:
         problem = verify(conn.expect, status, b"".join(conn.body))
         conn.expect = None
         conn.body.clear()
+        conn.restore_parser()
         rec.checked += 1
         if problem is not None:
             rec.failures[problem] += 1
