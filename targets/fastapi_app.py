@@ -5,9 +5,7 @@ its own. Sizes: see _common.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,21 +17,11 @@ from _common import (
     MESSAGE,
     PLAINTEXT,
     ROUTES,
-    State,
     TargetHeader,
     host_names,
     mount_prefixes,
 )
-from _forms import form_digest
-
-state = State()
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    state.start(by_lifespan=True)
-    yield
-
+from _starlette_common import form_digest, lifespan, state
 
 app = FastAPI(lifespan=lifespan, middleware=[Middleware(TargetHeader, name=b"fastapi")],
               openapi_url=None, docs_url=None, redoc_url=None)

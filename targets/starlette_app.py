@@ -5,9 +5,6 @@ no on_startup. Sizes: see _common.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -19,20 +16,11 @@ from _common import (
     MESSAGE,
     PLAINTEXT,
     ROUTES,
-    State,
     TargetHeader,
     host_names,
     mount_prefixes,
 )
-from _forms import form_digest
-
-state = State()
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    state.start(by_lifespan=True)
-    yield
+from _starlette_common import form_digest, lifespan, state
 
 
 async def plaintext(request: Request) -> Response:

@@ -1,14 +1,25 @@
-"""Form handling shared by the targets built on Starlette (Starlette itself, and FastAPI)."""
+"""What the targets built on Starlette (Starlette itself, and FastAPI) share: start-up state
+with its lifespan, and form handling."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from _common import MAX_PART_SIZE, digest
+from _common import MAX_PART_SIZE, State, digest
+
+state = State()
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    state.start(by_lifespan=True)
+    yield
 
 # max_part_size arrived in a later release than Starlette 0.30: pass it only where accepted.
 _TAKES_PART_SIZE = "max_part_size" in inspect.signature(Request.form).parameters
