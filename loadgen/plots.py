@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # files only: no display, and the same output everywhere
 import matplotlib.pyplot as plt
 from hdrh.histogram import HdrHistogram
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from loadgen.compare import NO_CHANGE, REGRESSION, Comparison
 
@@ -95,6 +96,11 @@ def forest(comparisons: Sequence[Comparison], title: str, path: Path) -> None:
                         color=VERDICT_COLOURS.get(c.verdict, "tab:orange"), capsize=3)
         ax.set_yticks(range(len(rows)), [c.cell for c in rows], fontsize=8)
         ax.invert_yaxis()
+        # Ratios multiply: a log axis keeps 0.9 and 1.1 apart even beside a cell at 50x.
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(f"{metric} (δ {delta:.0%})", fontsize=10)
         ax.set_xlabel("ratio to baseline")
     fig.suptitle(title)
