@@ -58,13 +58,6 @@ def encode(histogram: HdrHistogram) -> str:
     return histogram.encode().decode("ascii")  # type: ignore[no-any-return]
 
 
-def decode(encoded: str) -> HdrHistogram:
-    """A histogram from its encoded form, with this module's range whatever it was encoded with."""
-    merged = new_histogram()
-    merged.add(HdrHistogram.decode(encoded))
-    return merged
-
-
 def merge(encoded: Iterable[str]) -> HdrHistogram:
     """The exact sum of encoded histograms."""
     total = new_histogram()

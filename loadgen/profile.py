@@ -68,15 +68,6 @@ class LoadProfile:
     def open_loop(self) -> bool:
         return bool(self.stages)
 
-    @property
-    def intended_requests(self) -> float:
-        """How many requests the schedule plans in the measured window (open loop)."""
-        total, start_rate = 0.0, self.stages[0].rate if self.stages else 0.0
-        for stage in self.stages:
-            total += (start_rate + stage.rate) / 2 * stage.duration_s
-            start_rate = stage.rate
-        return total
-
     @classmethod
     def constant(cls, rate: float, duration_s: float, **kwargs: object) -> LoadProfile:
         if rate <= 0:

@@ -42,13 +42,14 @@ class Placement:
 
 
 def plans(endpoint: Endpoint, templates: tuple[RequestTemplate, ...], profile: LoadProfile,
-          mix: tuple[int, ...] = (), check_every: int = 100) -> list[WorkerPlan]:
+          mix: tuple[int, ...] = (), check_every: int = 100,
+          flow: tuple[str, tuple[tuple[str, Any], ...]] | None = None) -> list[WorkerPlan]:
     """One plan per process: connections spread as evenly as they go, the schedule split."""
     n = profile.processes
     return [
         WorkerPlan(endpoint, templates, profile,
                    connections=profile.connections // n + (1 if k < profile.connections % n else 0),
-                   share=Share(k, n), mix=mix, check_every=check_every)
+                   share=Share(k, n), mix=mix, check_every=check_every, flow=flow)
         for k in range(n)
     ]
 
@@ -68,8 +69,7 @@ def run_load(
 
     `mix` orders the templates (weights), and every `check_every`-th request of it has its
     response checked in full. With `flow`, each connection runs that scenario's flow."""
-    worker_plans = [replace(plan, flow=flow) for plan in
-                    plans(endpoint, templates, profile, mix, check_every)]
+    worker_plans = plans(endpoint, templates, profile, mix, check_every, flow)
     missing: list[MissingWorker] = []
     if len(worker_plans) == 1:
         results = [_run_here(worker_plans[0], placement.generator, on_interval)]

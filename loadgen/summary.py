@@ -24,12 +24,12 @@ def format_us(us: int) -> str:
     return f"{us / 1_000_000:.2f}s"
 
 
-def _latency_rows(figures: KindFigures, indent: str) -> list[str]:
-    rows = [indent + f"{'latency':<13}" + "".join(f"{h:>10}" for h in _HEADS)]
+def _latency_rows(figures: KindFigures) -> list[str]:
+    rows = [f"{'latency':<13}" + "".join(f"{h:>10}" for h in _HEADS)]
     for label, hist in (("corrected", figures.corrected), ("uncorrected", figures.uncorrected),
                         ("send lag", figures.send_lag)):
         values = histogram.summary(hist)
-        rows.append(indent + f"{label:<13}" + "".join(f"{format_us(values[c]):>10}"
+        rows.append(f"{label:<13}" + "".join(f"{format_us(values[c]):>10}"
                                                       for c in _COLUMNS))
     return rows
 
@@ -75,7 +75,7 @@ def render(result: RunResult) -> str:
     if check.intended_rps is not None:
         rate += f" (scheduled {check.intended_rps:,.0f} req/s)"
     lines.append(f"requests     {result.requests:,} in {result.duration_s:.2f} s = {rate}")
-    lines += _latency_rows(result.total, "")
+    lines += _latency_rows(result.total)
     lines.append(f"status       {_counts(result.total.status)}")
     lines.append(f"errors       {_counts(result.total.errors)}")
     reasons = result.invalid_reasons()

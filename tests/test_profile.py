@@ -40,8 +40,3 @@ def test_rate_must_be_positive() -> None:
         LoadProfile.constant(0, 5)
     with pytest.raises(LoadgenError):
         LoadProfile.staged((Stage(5, 100), Stage(5, 0)))
-
-
-def test_intended_requests_integrates_the_stages() -> None:
-    assert LoadProfile.constant(200, 5).intended_requests == 1000
-    assert LoadProfile.staged((Stage(2, 100), Stage(2, 300))).intended_requests == 600

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hdrh.histogram import HdrHistogram
 
-from loadgen import histogram
 from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile
 from loadgen.request import Endpoint
@@ -166,7 +166,7 @@ def test_routing_run_reports_each_kind(tmp_path: Path) -> None:
     assert sum(k["requests"] for k in kinds.values()) == result["requests"]
     for kind in kinds.values():
         assert set(kind["latency_us"]) == {"corrected", "uncorrected"}
-        assert histogram.decode(kind["histograms"]["corrected"]).get_total_count() == \
+        assert HdrHistogram.decode(kind["histograms"]["corrected"]).get_total_count() == \
             kind["requests"]
     assert kinds["404 miss"]["status"] == {"404": kinds["404 miss"]["requests"]}
 
