@@ -61,25 +61,33 @@ def run_trial(bench: Bench, cell: Cell, placement: Placement, store: RunStore,
     return {"status": status, "result": result.to_json(), "packages": installed}
 
 
+def series_json(bench: Bench, cell: Cell) -> dict[str, Any]:
+    """What a cell's figures depend on besides its target: trials that agree on this are
+    points of one series."""
+    return {"server": cell.server.name, "workers": cell.server.workers,
+            "scenario": cell.scenario.label, "params": dict(cell.scenario.params),
+            "load": bench.profile(cell.scenario).to_json()}
+
+
+def cell_json(bench: Bench, cell: Cell) -> dict[str, Any]:
+    return {"name": cell.name, "target": cell.target.name, "app": cell.target.app,
+            **series_json(bench, cell), "baseline": bench.is_baseline(cell)}
+
+
 def run_bench(bench: Bench, store: RunStore, placement: Placement,
-              on_trial: TrialSink | None = None) -> int:
-    """Run the matrix into `store`; returns the number of trials written."""
+              on_trial: TrialSink | None = None, first_round: int = 0) -> int:
+    """Run the matrix into `store`; returns the number of trials written. Rounds are numbered
+    from `first_round`, so more rounds can be added to a run that has some."""
     common = {"run_id": store.path.name, "machine": machine(), "toolkit": toolkit_commit(),
               "baseline": list(bench.baseline)}
     rounds = schedule(bench)
     total, written, started = sum(map(len, rounds)), 0, time.monotonic()
-    for round_index, order in enumerate(rounds):
+    for round_index, order in enumerate(rounds, first_round):
         for position, cell in enumerate(order):
             stem = f"r{round_index:02d}-p{position:02d}-{cell.name.replace('/', '_')}"
             outcome = run_trial(bench, cell, placement, store, stem)
-            document = {
-                **common, "round": round_index, "position": position,
-                "cell": {"name": cell.name, "target": cell.target.name, "app": cell.target.app,
-                         "server": cell.server.name, "workers": cell.server.workers,
-                         "scenario": cell.scenario.name, "params": dict(cell.scenario.params),
-                         "baseline": bench.is_baseline(cell)},
-                **outcome,
-            }
+            document = {**common, "round": round_index, "position": position,
+                        "cell": cell_json(bench, cell), **outcome}
             store.write_trial(document)
             written += 1
             if on_trial is not None:

@@ -29,7 +29,7 @@ and the baseline, read into frozen configuration.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,20 @@ class ScenarioEntry:
     name: str
     params: tuple[tuple[str, str], ...] = ()
     rate: float | None = None
+    label: str = ""  # its name in results: the scenario's, unless it is there twice
+
+    def __post_init__(self) -> None:
+        if not self.label:  # a scenario file is named by its stem: labels go in paths
+            object.__setattr__(self, "label", Path(self.name).stem)
+
+
+def labelled(entries: list[ScenarioEntry]) -> tuple[ScenarioEntry, ...]:
+    """The entries, each scenario that appears more than once labelled with its parameters
+    (routing(routes=10), routing(routes=100)), so that each is a cell of its own."""
+    names = [e.name for e in entries]
+    return tuple(
+        replace(e, label=f"{e.name}({','.join(f'{k}={v}' for k, v in e.params)})")
+        if names.count(e.name) > 1 else e for e in entries)
 
 
 @dataclass(frozen=True)
@@ -69,7 +83,7 @@ class Cell:
 
     @property
     def name(self) -> str:
-        return f"{self.target.name}/{self.server.name}/{self.scenario.name}"
+        return f"{self.target.name}/{self.server.name}/{self.scenario.label}"
 
 
 @dataclass(frozen=True)
@@ -126,11 +140,13 @@ def load_bench(path: Path) -> Bench:
         for e in _table(data, "target", path))
     servers = tuple(ServerEntry(str(e["name"]), int(e.get("workers", 1)))
                     for e in _table(data, "server", path))
-    scenarios = tuple(
+    scenarios = labelled([
         ScenarioEntry(str(e["name"]),
                       tuple((str(k), str(v)) for k, v in e.get("params", {}).items()),
                       float(e["rate"]) if "rate" in e else None)
-        for e in _table(data, "scenario", path))
+        for e in _table(data, "scenario", path)])
+    if len({s.label for s in scenarios}) < len(scenarios):
+        raise LoadgenError(f"{path}: a [[scenario]] is there twice with the same parameters")
     baseline = data.get("baseline", {})
     chosen = (str(baseline.get("target", targets[0].name)),
               str(baseline.get("server", servers[0].name)))

@@ -27,8 +27,17 @@ class Metric:
     name: str
     higher_is_better: bool
     delta: float  # the smallest change that counts
+    kind: str | None = None  # one request kind's latency, or the whole run's figures
+
+    @property
+    def label(self) -> str:
+        return self.name if self.kind is None else f"{self.name} [{self.kind}]"
 
     def value(self, result: dict[str, Any]) -> float | None:
+        if self.kind is not None:
+            figures = result["kinds"].get(self.kind)
+            return float(figures["latency_us"]["corrected"][self.name]) or None \
+                if figures else None
         if self.name == "throughput":
             return float(result["throughput_rps"])
         if self.name == "cpu_per_request":
@@ -110,12 +119,25 @@ def _usable_by_cell(trials: Iterable[dict[str, Any]]) -> tuple[
     return rounds, cells, left_out
 
 
+LATENCIES = ("p50", "p99", "p999")
+
+
+def metric(name: str, kind: str | None = None) -> Metric:
+    """The metric NAME with its default threshold, of one request kind (latencies only) or
+    of the whole run."""
+    found = next((m for m in METRICS if m.name == name), None)
+    if found is None:
+        raise LoadgenError(f"no metric {name!r}; the metrics are "
+                           f"{', '.join(m.name for m in METRICS)}")
+    if kind is not None and name not in LATENCIES:
+        raise LoadgenError(f"{name} is measured for the whole run, not per request kind")
+    return replace(found, kind=kind)
+
+
 def with_deltas(deltas: dict[str, float]) -> tuple[Metric, ...]:
     """The metrics with some thresholds changed, e.g. {"p99": 0.2}."""
-    unknown = sorted(set(deltas) - {m.name for m in METRICS})
-    if unknown:
-        raise LoadgenError(f"no metric {unknown[0]!r}; the metrics are "
-                           f"{', '.join(m.name for m in METRICS)}")
+    for name in deltas:
+        metric(name)  # an unknown name fails here
     return tuple(replace(m, delta=deltas.get(m.name, m.delta)) for m in METRICS)
 
 
@@ -191,7 +213,7 @@ def markdown(comparisons: list[Comparison], left_out: dict[str, int]) -> str:
         interval = f"[{c.low:.3f}, {c.high:.3f}]" if c.low is not None and c.high is not None \
             else "-"
         lines.append(f"| {c.cell} | {c.baseline.rsplit('/', 1)[0]} "
-                     f"| {c.metric.name} (δ {c.metric.delta:.0%}) | {ratio} | {interval} | "
+                     f"| {c.metric.label} (δ {c.metric.delta:.0%}) | {ratio} | {interval} | "
                      f"{len(c.ratios)} | {c.verdict} |")
     for cell, count in sorted(left_out.items()):
         lines.append(f"\n{cell}: {count} trial(s) left out (failed, invalid or generator-bound)")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 from loadgen.errors import LoadgenError
 
@@ -77,6 +78,10 @@ class LoadProfile:
     @classmethod
     def staged(cls, stages: tuple[Stage, ...], **kwargs: object) -> LoadProfile:
         return cls(stages=stages, duration_s=sum(s.duration_s for s in stages), **kwargs)  # type: ignore[arg-type]
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored in results (lists for tuples), so a stored one compares equal to it."""
+        return json.loads(json.dumps(asdict(self)))  # type: ignore[no-any-return]
 
     def describe(self) -> str:
         """One line saying what load this profile applies."""

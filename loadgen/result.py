@@ -257,7 +257,7 @@ class RunResult:
         whole = self.total.to_json()
         return {
             "target": self.target,
-            "profile": asdict(self.profile),
+            "profile": self.profile.to_json(),
             "requests": self.requests,
             "duration_s": round(self.duration_s, 6),
             "throughput_rps": round(self.throughput_rps, 3),

@@ -59,11 +59,22 @@ class RunStore:
 
     @classmethod
     def new(cls, root: Path = RESULTS_DIR, info: dict[str, Any] | None = None) -> RunStore:
-        info = info or machine()
+        """A new run folder under root/MACHINE/."""
+        return cls.create(root / machine_id(info or machine()))
+
+    @classmethod
+    def create(cls, folder: Path) -> RunStore:
+        """A new run folder in `folder`, named by the time (and a number, if that is taken)."""
         run_id = time.strftime("%Y%m%d-%H%M%S")
-        path = root / machine_id(info) / run_id
-        path.mkdir(parents=True, exist_ok=False)
-        return cls(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        for attempt in range(100):
+            path = folder / (run_id if attempt == 0 else f"{run_id}-{attempt}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return cls(path)
+        raise LoadgenError(f"cannot make a run folder in {folder}")
 
     def write_trial(self, document: dict[str, Any]) -> Path:
         """Write one trial as soon as it ends (atomically), so nothing measured is lost."""
