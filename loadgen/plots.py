@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from loadgen.compare import NO_CHANGE, REGRESSION, Comparison
+from loadgen.history import Series
 
 PERCENTILES = (0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99)
 TICKS = {50.0: "50%", 90.0: "90%", 99.0: "99%", 99.9: "99.9%", 99.99: "99.99%"}
@@ -123,5 +124,41 @@ def timeline(seconds: Sequence[int], requests: Sequence[int], p99_ms: Sequence[f
     twin2 = bottom.twinx()
     twin2.plot(sample_at, rss_mb, marker=".", color="tab:purple")
     twin2.set_ylabel("server RSS MB", color="tab:purple")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+UNITS = {"throughput": "req/s", "p50": "µs", "p99": "µs", "p999": "µs",
+         "cpu_per_request": "server CPU µs / request"}
+
+
+def history(panels: Sequence[Series], labels: Sequence[str], title: str, path: Path) -> None:
+    """One panel per metric: its value at each point (x in axis order), the 95% interval as a
+    band, and each change point as a dashed line between its two points, with its size."""
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(7.0, 0.55 * len(labels) + 3),
+                                                      2.4 * len(panels) + 0.8),
+                             sharex=True, squeeze=False)
+    where = {label: i for i, label in enumerate(labels)}
+    for ax, one in zip(axes.flat, panels, strict=True):
+        x = [where[level.point.label] for level in one.levels]
+        ax.fill_between(x, [lv.low for lv in one.levels], [lv.high for lv in one.levels],
+                        color="tab:blue", alpha=0.2, linewidth=0)
+        ax.plot(x, [lv.center for lv in one.levels], marker="o", color="tab:blue")
+        for change in one.changes:
+            worse = (change.magnitude < 0) == one.metric.higher_is_better
+            colour = "tab:red" if worse else "tab:green"
+            at = (where[change.before.label] + where[change.after.label]) / 2
+            ax.axvline(at, color=colour, linestyle="--")
+            ax.annotate(f"{change.magnitude:+.0%}", (at, 0.95), xycoords=("data", "axes fraction"),
+                        ha="center", va="top", color=colour, fontweight="bold",
+                        bbox={"facecolor": "white", "edgecolor": colour})
+        if not one.judged:
+            ax.text(0.01, 0.95, "too few samples per trial to look for change points",
+                    transform=ax.transAxes, fontsize=8, va="top", color="grey")
+        ax.set_ylabel(f"{one.metric.name}\n({UNITS[one.metric.name]})", fontsize=9)
+        ax.grid(True, alpha=0.3)
+    bottom = axes.flat[-1]
+    bottom.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+    bottom.set_xlim(-0.5, len(labels) - 0.5)
     fig.suptitle(title)
     _save(fig, path)

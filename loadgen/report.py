@@ -1,9 +1,11 @@
-"""The HTML report of a bench run, rebuilt from its stored trials alone (nothing is measured):
-RUN/report/index.html with its PNG figures, and RUN/summary.md with the verdict table."""
+"""The HTML reports, rebuilt from stored trials alone (nothing is measured): a bench run's
+(RUN/report/index.html with its PNG figures, and RUN/summary.md with the verdict table) and a
+history's (HISTORY/report/index.html)."""
 
 from __future__ import annotations
 
 import html
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from itertools import pairwise
@@ -12,9 +14,11 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from loadgen import histogram, plots
+from loadgen import histogram, history, plots
+from loadgen.changepoints import MIN_MAGNITUDE
 from loadgen.compare import compare, markdown, usable
 from loadgen.errors import LoadgenError
+from loadgen.history import Series, known_points
 from loadgen.store import RESULTS_DIR, RunStore
 
 PACKAGES = ("starlette", "fastapi", "python-multipart", "uvicorn", "granian", "hypercorn",
@@ -169,3 +173,75 @@ img {{ max-width: 100%; }}
 </body></html>
 """)
     return page
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def build_history_report(home: Path, min_magnitude: float = MIN_MAGNITUDE) -> Path:
+    """Write HOME/report/index.html: per scenario and request kind, each metric over the
+    points with its interval and change points; the change points and their A/B verdicts."""
+    points = known_points(home)
+    done = history.trials(home)
+    found = history.series(done, points, min_magnitude)
+    kept = history.confirmed(home)
+    out = home / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    labels = [p.label for p in points]
+    groups: dict[tuple[str, str], list[Series]] = defaultdict(list)
+    for one in found:
+        groups[(one.key, one.kind)].append(one)
+    keys = list(dict.fromkeys(one.key for one in found))
+    figures = []
+    for (key, kind), panels in groups.items():
+        first = panels[0]
+        name = f"{_slug(first.scenario)}-{keys.index(key)}-{_slug(kind)}.png"
+        title = f"{first.scenario} on {first.server}: {kind}"
+        plots.history(panels, labels, title, out / name)
+        figures.append(f"<h3>{html.escape(title)}</h3>{_figure(name, title)}")
+    changes = _table(
+        ["scenario", "metric", "between", "and", "size", "p", "A/B verdict"],
+        ([one.scenario, one.metric.label, c.before.label, c.after.label, f"{c.magnitude:+.1%}",
+          f"{c.p_value:.1e}",
+          _verdict(kept.get((one.scenario, one.metric.label, c.before.key, c.after.key)))]
+         for one in found for c in one.changes))
+    failed = [t for t in done if t["status"] != "ok"]
+    by_key = {p.key: p for p in points}
+    page = out / "index.html"
+    page.write_text(f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>loadgen history {html.escape(home.name)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 1400px; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 90%; }}
+td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+<h1>loadgen history of {html.escape(home.name)}</h1>
+<p>{len(points)} points, {len(done)} trials; rebuilt from {html.escape(str(home))}. Each point is
+the geometric mean of its trials, the band its bootstrap 95% interval. A dashed line is a change
+point (E-Divisive, kept when Welch's t-test gives p &lt; 0.001 and the step is at least
+{min_magnitude:.0%}): red when worse, green when better. A change point is a candidate until an
+interleaved A/B of its two sides confirms it (<code>loadgen history --confirm</code>).</p>
+<h2>Change points</h2>
+{changes if any(one.changes for one in found) else "<p>None found.</p>"}
+{_table(["point", "trial", "status", "message"],
+        ([by_key[t["cell"]["target"]].label if t["cell"]["target"] in by_key
+          else t["cell"]["target"], t["cell"]["name"], t["status"], t.get("error", "")]
+         for t in failed)) if failed else ""}
+<h2>Series</h2>
+{''.join(figures)}
+<h2>Points</h2>
+{_table(["point", "date", "commit subject or requirement"],
+        ([p.label, p.date, p.title or p.requirement] for p in points))}
+</body></html>
+""")
+    return page
+
+
+def _verdict(entry: dict[str, Any] | None) -> str:
+    if entry is None:
+        return "candidate (not confirmed)"
+    return (f"{entry['verdict']}: ratio {entry['ratio']:.3f} [{entry['low']:.3f}, "
+            f"{entry['high']:.3f}] over {entry['rounds']} rounds" if entry["ratio"]
+            else entry["verdict"])
