@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-slow lint bench perf clean
+.PHONY: venv test test-slow lint bench nightly perf clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,12 @@ lint: $(STAMP)
 # then the comparison with the baseline.
 bench: $(STAMP)
 	$(BIN)/loadgen bench bench.toml
+
+# The nightly regression job ([nightly] in bench.toml): the branch's newest commit against the
+# last accepted one. Exit 0 accepted, 1 regression, 2 inconclusive, 3 harness error.
+# REPO=path-or-url overrides the file's repository.
+nightly: $(STAMP)
+	$(BIN)/loadgen nightly bench.toml $(if $(REPO),--repository $(REPO))
 
 # The toolkit's own performance: loadgen against wrk on nginx, and memory over run length.
 perf: $(STAMP)

@@ -5,22 +5,28 @@ Every user error ends as one line on stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from loadgen import cpus, servers
+from loadgen import cpus, history, servers
 from loadgen.bench import run_bench
-from loadgen.benchfile import load_bench
-from loadgen.compare import compare, compare_runs, exit_code, markdown, with_deltas
+from loadgen.benchfile import ScenarioEntry, ServerEntry, labelled, load_bench
+from loadgen.bisect import Step
+from loadgen.bisect import bisect as run_bisect
+from loadgen.compare import compare, compare_runs, exit_code, markdown, metric, with_deltas
 from loadgen.errors import LoadgenError
+from loadgen.history import HistoryPlan
+from loadgen.nightly import HARNESS_ERROR, load_nightly, run_nightly
+from loadgen.points import Point, points, subject_name
 from loadgen.profile import LoadProfile, parse_duration, parse_stages
-from loadgen.report import build_report, latest_run
+from loadgen.report import build_history_report, build_report, latest_run
 from loadgen.request import parse_url
 from loadgen.runner import Placement
 from loadgen.scenario import builtin_names, load_scenario
@@ -293,6 +299,208 @@ def compare_command(run_dir: Path, after: Path | None, baseline: str | None,
     comparisons, left_out = compare(trials, chosen, metrics)
     click.echo(markdown(comparisons, left_out))
     sys.exit(exit_code(comparisons))
+
+
+def _subject_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options history and bisect share: what serves the subject, and the load."""
+    options = [
+        click.option("--target", help="The target app NAME_app.py that uses the subject "
+                                      "(default: the subject's name)."),
+        click.option("--app-dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
+                     help="Where NAME_app.py lives (default: targets/)."),
+        click.option("--with", "packages", multiple=True, metavar="REQUIREMENT",
+                     help="Another package of the target's environment; repeat for several."),
+        click.option("--server", default="uvicorn", show_default=True),
+        click.option("--workers", type=int, default=1, show_default=True),
+        click.option("--scenario", "scenario_names", multiple=True, required=True,
+                     help="A built-in scenario or a file; repeat for several."),
+        click.option("--param", "params", multiple=True, metavar="NAME=VALUE[,VALUE...]",
+                     help="A scenario parameter; several values measure each."),
+        click.option("--rate", type=float, default=1000, show_default=True,
+                     help="Open loop at this many requests per second (0: closed loop)."),
+        click.option("-c", "--connections", type=int, default=16, show_default=True),
+        click.option("-d", "--duration", default="3s", show_default=True),
+        click.option("--warmup", default="1s", show_default=True),
+        click.option("--rounds", type=int, default=3, show_default=True,
+                     help="Trials of each point (history) or first rounds of each A/B."),
+        click.option("--results", "results_dir", default="results", show_default=True,
+                     type=click.Path(path_type=Path), help="The results store's root."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _plan(subject: str, found: list[Point], target: str | None, app_dir: Path | None,
+          packages: tuple[str, ...], server: str, workers: int, scenario_names: tuple[str, ...],
+          params: tuple[str, ...], rate: float, connections: int, duration: str, warmup: str,
+          rounds: int) -> HistoryPlan:
+    """A history plan from the shared options; --param values given as a list are swept."""
+    swept: dict[str, list[str]] = {}
+    for param in params:
+        name, sep, values = param.partition("=")
+        if not sep or not values:
+            raise LoadgenError(f"--param takes NAME=VALUE[,VALUE...], not {param!r}")
+        swept[name] = values.split(",")
+    entries = []
+    for name in scenario_names:
+        declared = load_scenario(name).params
+        unknown = sorted(set(swept) - set(declared))
+        if unknown and len(scenario_names) == 1:
+            raise LoadgenError(f"scenario {name} has no parameter {unknown[0]!r}")
+        mine = [[(k, v) for v in values] for k, values in swept.items() if k in declared]
+        entries += [ScenarioEntry(name, tuple(combo)) for combo in itertools.product(*mine)]
+    app = target or subject_name(subject)
+    servers.target_app(app, app_dir or servers.TARGETS_DIR)  # an unknown target fails now
+    load: dict[str, Any] = {"connections": connections, "duration": duration, "warmup": warmup}
+    if rate:
+        load["rate"] = rate
+    return HistoryPlan(subject, tuple(found), ServerEntry(server, _workers(workers)),
+                       labelled(entries), load, app, app_dir or servers.TARGETS_DIR, packages,
+                       rounds)
+
+
+def _trial_line(document: dict[str, Any], left_s: float) -> None:
+    result = document.get("result")
+    figures = (f"p50 {format_us(result['latency_us']['corrected']['p50'])}, "
+               f"{result['server_cpu_us_per_request'] or 0:.0f} µs CPU/request"
+               f"{'' if result['valid'] else ', INVALID'}" if result
+               else f"FAILED: {document.get('error', '')[:200]}")
+    cell = document["cell"]
+    click.echo(f"  round {document['round'] + 1} {cell['target'][:12]} {cell['scenario']}: "
+               f"{figures}")
+
+
+@cli.command("history")
+@click.argument("subject")
+@click.option("--revs", "series_text", metavar="SERIES",
+              help="For a repository: A..B (from A to B), a,b,c, tags or tags:PATTERN.")
+@click.option("--every", type=int, default=1, show_default=True,
+              help="Every Nth commit or version of the series (its ends always).")
+@click.option("--min-change", type=float, default=0.05, show_default=True,
+              help="The smallest step reported as a change point.")
+@click.option("--confirm", is_flag=True,
+              help="Run an interleaved A/B across each change point and keep the verdict.")
+@_subject_options
+def history_command(subject: str, series_text: str | None, every: int, min_change: float,
+                    confirm: bool, results_dir: Path, **options: Any) -> None:
+    """Measure SUBJECT at every point of a series and find the change points.
+
+    SUBJECT is a git repository (a path or URL) with --revs, or a package's released
+    versions: starlette==0.30.0..1.10.0 (every release from one to the other) or
+    starlette==0.30.0,0.37.2. Points measured before (same server, scenario and load) are
+    not measured again."""
+    found = points(subject, series_text, every)
+    plan = _plan(subject, found, **options)
+    home = history.folder(subject, results_dir)
+    server_cores, generator_cores = cpus.split()
+    placement = Placement(generator_cores, server_cores)
+    click.echo(f"history of {subject}: {len(found)} points x {len(plan.scenarios)} "
+               f"scenario(s) on {plan.server.name}, {plan.rounds} rounds; server on core(s) "
+               f"{cpus.format_cores(server_cores)}, loadgen on "
+               f"{cpus.format_cores(generator_cores)}; results in {home}")
+    todo = history.missing(plan, history.trials(home))
+    click.echo(f"to measure: {sum(map(len, todo.values()))} of "
+               f"{len(found) * len(plan.scenarios)} (point, scenario) pairs")
+    try:
+        history.measure(plan, home, placement, _trial_line)
+        known = history.known_points(home)
+        by_key = {p.key: p for p in known}
+        found_series = history.series(history.trials(home), known, min_change)
+        shown = {p.key for p in found}
+        places: dict[tuple[str, Point, Point], list[str]] = {}
+        for one in found_series:
+            for c in one.changes:
+                if c.before.key in shown and c.after.key in shown:
+                    places.setdefault((one.scenario, c.before, c.after), []).append(
+                        f"{one.metric.label} {c.magnitude:+.0%}")
+        for (scenario, before, after), sizes in places.items():
+            click.echo(f"change point: {scenario} between {before.label} and {after.label}"
+                       f"{' ' + after.title if after.title else ''}: {', '.join(sizes)}")
+        if not places:
+            click.echo("no change point")
+        if confirm and places:
+            history.confirm(plan, found_series, home, placement, _trial_line,
+                            lambda c: click.echo(
+                                f"A/B {c.scenario} {c.comparison.metric.label} "
+                                f"{by_key[c.before].label} -> {by_key[c.after].label}: "
+                                f"{c.comparison.verdict}"))
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: the finished trials are in {home}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    click.echo(f"report: {build_history_report(home, min_change)}")
+
+
+@cli.command("bisect")
+@click.argument("repository")
+@click.option("--good", required=True, help="A commit without the regression.")
+@click.option("--bad", required=True, help="A later commit with it.")
+@click.option("--metric", "metric_name", default="cpu_per_request", show_default=True,
+              help="throughput, p50, p99, p999 or cpu_per_request.")
+@click.option("--kind", help="One request kind's latency (a name from the scenario).")
+@click.option("--max-rounds", type=int, default=12, show_default=True,
+              help="Rounds an inconclusive step may grow to before the search stops.")
+@_subject_options
+def bisect_command(repository: str, good: str, bad: str, metric_name: str, kind: str | None,
+                   max_rounds: int, results_dir: Path, **options: Any) -> None:
+    """Find the first commit between GOOD and BAD that regressed METRIC, each step an
+    interleaved A/B against GOOD. Exit 0 with the commit named, 2 when a step stays
+    inconclusive."""
+    chosen = metric(metric_name, kind)
+    found = points(repository, f"{good}..{bad}")
+    plan = _plan(repository, found, **options)
+    if len(plan.scenarios) != 1:
+        raise LoadgenError("bisect judges one scenario: give one --scenario and one value "
+                           "per --param")
+    server_cores, generator_cores = cpus.split()
+    click.echo(f"bisect {len(found) - 2} commits between {found[0].label} and "
+               f"{found[-1].label} on {chosen.label} (δ {chosen.delta:.0%}); server on core(s) "
+               f"{cpus.format_cores(server_cores)}, loadgen on "
+               f"{cpus.format_cores(generator_cores)}")
+
+    def step(one: Step) -> None:
+        c = one.comparison
+        ratio = f"{c.ratio:.3f} [{c.low:.3f}, {c.high:.3f}]" if c.ratio and c.low and c.high \
+            else "-"
+        click.echo(f"{one.point.label} {one.point.title}: {ratio} over {len(c.ratios)} rounds, "
+                   f"{c.verdict}")
+
+    outcome = run_bisect(plan, chosen, history.folder(repository, results_dir),
+                         Placement(generator_cores, server_cores), max_rounds, None, step)
+    if outcome.first_bad is None:
+        click.echo(f"inconclusive: the first bad commit is after {outcome.good.label} and no "
+                   f"later than {outcome.bad.label}; run with more --max-rounds")
+        sys.exit(EXIT_USAGE)
+    click.echo(f"first bad commit: {outcome.first_bad.key} {outcome.first_bad.title}")
+
+
+@cli.command("nightly")
+@click.argument("file", default="bench.toml", type=click.Path(path_type=Path))
+@click.option("--repository", help="The subject's repository, instead of the file's.")
+@click.option("--against", help="Compare with this commit instead of the last accepted one.")
+@click.option("--results", "results_dir", default="results", show_default=True,
+              type=click.Path(path_type=Path), help="The results store's root.")
+@click.option("--summary", "summary_path", type=click.Path(path_type=Path),
+              help="Also write the Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).")
+def nightly_command(file: Path, repository: str | None, against: str | None,
+                    results_dir: Path, summary_path: Path | None) -> None:
+    """Measure the newest commit of FILE's [nightly] branch against the last accepted one.
+
+    Exit code 0: no regression (the commit is accepted); 1: a confirmed regression; 2:
+    inconclusive; 3: a harness error (nothing could be judged)."""
+    server_cores, generator_cores = cpus.split()
+    try:
+        config = load_nightly(file, repository)
+        outcome = run_nightly(config, Placement(generator_cores, server_cores), results_dir,
+                              against, _trial_line)
+    except LoadgenError as exc:
+        click.echo(f"loadgen: harness error: {exc}", err=True)
+        sys.exit(HARNESS_ERROR)
+    click.echo(outcome.summary)
+    if summary_path is not None:
+        with summary_path.open("a") as out:
+            out.write(outcome.summary)
+    sys.exit(outcome.code)
 
 
 @cli.command("scenarios")

@@ -1,0 +1,73 @@
+"""Bisecting a regression: binary search over the commits from a good one to a bad one, each
+step an interleaved A/B of the middle commit against the good one on one metric (more rounds
+while the verdict is inconclusive), naming the first bad commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadgen.bench import TrialSink
+from loadgen.compare import IMPROVEMENT, INCONCLUSIVE, NO_CHANGE, REGRESSION, Comparison, Metric
+from loadgen.errors import LoadgenError
+from loadgen.history import HistoryPlan, ab
+from loadgen.points import Point
+from loadgen.runner import Placement
+
+
+@dataclass(frozen=True)
+class Step:
+    point: Point  # the commit measured against the good one
+    comparison: Comparison
+
+    @property
+    def bad(self) -> bool:
+        return self.comparison.verdict == REGRESSION
+
+
+@dataclass(frozen=True)
+class Outcome:
+    steps: tuple[Step, ...]
+    first_bad: Point | None  # None when a step stayed inconclusive
+    good: Point  # the last commit known good and the first known bad
+    bad: Point
+
+
+def bisect(plan: HistoryPlan, chosen: Metric, home: Path, placement: Placement,
+           max_rounds: int, on_trial: TrialSink | None = None,
+           on_step: Callable[[Step], None] | None = None) -> Outcome:
+    """Search plan.points (good first, bad last) for the first commit that regressed on
+    `chosen`. The bad end is measured first, so a range without a regression is refused."""
+    if len(plan.points) < 2:
+        raise LoadgenError("bisect needs a good and a later bad commit")
+    scenario = plan.scenarios[0]
+    good = plan.points[0]
+    steps: list[Step] = []
+
+    def judge(point: Point) -> Step:
+        comparisons, _ = ab(plan, good, point, scenario, (chosen,), home, placement, on_trial,
+                            max_rounds)
+        step = Step(point, comparisons[0])
+        steps.append(step)
+        if on_step is not None:
+            on_step(step)
+        return step
+
+    lo, hi = 0, len(plan.points) - 1
+    ends = judge(plan.points[hi])
+    if ends.comparison.verdict in (NO_CHANGE, IMPROVEMENT):
+        raise LoadgenError(f"{plan.points[hi].label} is not worse than {good.label} on "
+                           f"{chosen.label} ({ends.comparison.verdict}): nothing to bisect")
+    if ends.comparison.verdict == INCONCLUSIVE:
+        return Outcome(tuple(steps), None, good, plan.points[hi])
+    while hi - lo > 1:
+        middle = (lo + hi) // 2
+        step = judge(plan.points[middle])
+        if step.comparison.verdict == INCONCLUSIVE:
+            return Outcome(tuple(steps), None, plan.points[lo], plan.points[hi])
+        if step.bad:
+            hi = middle
+        else:
+            lo = middle
+    return Outcome(tuple(steps), plan.points[hi], plan.points[lo], plan.points[hi])

@@ -1,0 +1,146 @@
+"""The nightly job: measure the newest commit of a branch against the last accepted one in an
+interleaved A/B, add both to the subject's history, rebuild the history report and write a
+Markdown summary. Configured by the [nightly] section of the bench file:
+
+    [nightly]
+    repository = "https://github.com/encode/starlette.git"   # or a local path
+    branch = "main"
+    target = "starlette"           # NAME_app.py, in app_dir (default targets/)
+    packages = ["python-multipart"]  # the rest of the target's environment
+    server = "uvicorn"
+    scenarios = ["routing"]        # labels of the file's [[scenario]] entries
+    rounds = 5
+    metrics = ["p50", "cpu_per_request"]
+
+A commit whose A/B shows no regression and nothing inconclusive becomes the last accepted one;
+the first night compares with the newest commit's parent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadgen.bench import TrialSink
+from loadgen.benchfile import ScenarioEntry, ServerEntry, load_bench
+from loadgen.compare import Comparison, exit_code, markdown, metric
+from loadgen.errors import LoadgenError
+from loadgen.history import HistoryPlan, ab, folder
+from loadgen.points import commit_points, repository, resolve
+from loadgen.report import build_history_report
+from loadgen.result import write_atomically
+from loadgen.runner import Placement
+from loadgen.servers import TARGETS_DIR
+from loadgen.store import RESULTS_DIR
+
+HARNESS_ERROR = 3
+
+
+@dataclass(frozen=True)
+class Nightly:
+    repository: str
+    branch: str
+    target: str
+    app_dir: Path
+    packages: tuple[str, ...]
+    server: ServerEntry
+    scenarios: tuple[ScenarioEntry, ...]
+    load: dict[str, Any]
+    rounds: int
+    metrics: tuple[str, ...]
+
+
+def load_nightly(path: Path, repository_override: str | None = None) -> Nightly:
+    """The [nightly] section of a bench file, its scenarios and load taken from the file."""
+    bench = load_bench(path)
+    section = tomllib.loads(path.read_text()).get("nightly")
+    if not isinstance(section, dict):
+        raise LoadgenError(f"{path}: no [nightly] section")
+    repo = repository_override or section.get("repository")
+    if not repo:
+        raise LoadgenError(f"{path}: [nightly] needs the subject's repository")
+    if "://" not in str(repo) and not Path(str(repo)).is_absolute():
+        repo = str((path.parent / str(repo)).resolve())
+    by_label = {s.label: s for s in bench.scenarios}
+    wanted = [str(s) for s in section.get("scenarios", list(by_label))]
+    unknown = [s for s in wanted if s not in by_label]
+    if unknown:
+        raise LoadgenError(f"{path}: [nightly] names scenario {unknown[0]!r}, which no "
+                           f"[[scenario]] of the file has")
+    metrics = tuple(str(m) for m in section.get("metrics", ("p50", "cpu_per_request")))
+    for name in metrics:
+        metric(name)  # an unknown one fails now
+    return Nightly(
+        str(repo), str(section.get("branch", "main")), str(section.get("target", "starlette")),
+        (path.parent / section["app_dir"]).resolve() if "app_dir" in section else TARGETS_DIR,
+        tuple(str(p) for p in section.get("packages", ())),
+        ServerEntry(str(section.get("server", "uvicorn")), int(section.get("workers", 1))),
+        tuple(by_label[s] for s in wanted), bench.load, int(section.get("rounds", 5)), metrics)
+
+
+@dataclass(frozen=True)
+class NightlyResult:
+    code: int  # 0 no regression, 1 a confirmed regression, 2 inconclusive, 3 harness error
+    summary: str  # Markdown
+    report: Path
+
+
+def _accepted(home: Path) -> list[dict[str, str]]:
+    path = home / "accepted.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def run_nightly(config: Nightly, placement: Placement, root: Path = RESULTS_DIR,
+                against: str | None = None, on_trial: TrialSink | None = None
+                ) -> NightlyResult:
+    """Measure the branch's newest commit against `against` (default: the last accepted
+    commit, or the newest one's parent on the first night)."""
+    repo = repository(config.repository)
+    home = folder(config.repository, root)
+    newest = resolve(repo, config.branch)
+    accepted = _accepted(home)
+    if against is not None:
+        base, why = resolve(repo, against), "as asked"
+    elif accepted:
+        base, why = accepted[-1]["key"], "the last accepted commit"
+    else:
+        base, why = resolve(repo, f"{newest}^"), "its parent (no commit accepted yet)"
+    if base == newest:
+        report = build_history_report(home)
+        return NightlyResult(0, f"{newest[:8]} is already accepted: nothing to measure.\n",
+                             report)
+    before, after = commit_points(config.repository, f"{base},{newest}")
+    plan = HistoryPlan(config.repository, (before, after), config.server, config.scenarios,
+                       config.load, config.target, config.app_dir, config.packages,
+                       config.rounds)
+    metrics = tuple(metric(name) for name in config.metrics)
+    comparisons: list[Comparison] = []
+    failed: list[str] = []
+    for scenario in config.scenarios:
+        found, store = ab(plan, before, after, scenario, metrics, home, placement, on_trial,
+                          max_rounds=config.rounds * 2)
+        comparisons += found
+        failed += [f"{t['cell']['name']}: {t.get('error', t['status'])}" for t in store.trials()
+                   if t["status"] != "ok"]
+    code = HARNESS_ERROR if failed else exit_code(comparisons)
+    if code == 0:
+        accepted.append({"key": after.key, "label": after.label, "title": after.title,
+                         "accepted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        write_atomically(home / "accepted.json", json.dumps(accepted, indent=1) + "\n")
+    report = build_history_report(home)
+    verdict = {0: "no regression: accepted", 1: "REGRESSION", 2: "inconclusive: not accepted",
+               3: "harness error: not accepted"}[code]
+    summary = "\n".join([
+        f"# loadgen nightly: {config.repository} {config.branch}", "",
+        f"- newest: `{after.label}` {after.title} ({after.date})",
+        f"- against: `{before.label}` {before.title} ({why})",
+        f"- verdict: **{verdict}** (exit {code})", "",
+        markdown(comparisons, {}), "",
+        *(f"- failed trial {line}" for line in failed),
+        f"History report: {report}", ""])
+    write_atomically(home / "nightly-summary.md", summary)
+    return NightlyResult(code, summary, report)

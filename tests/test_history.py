@@ -1,0 +1,269 @@
+"""History, change points, bisect and the nightly job on a real git repository of a tiny router
+package (tests/routerrepo.py: commit 4 slows route /b, commit 6 touches a comment), each commit
+installed into its own environment and served by a real uvicorn."""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from loadgen import history
+from loadgen.benchfile import ScenarioEntry, ServerEntry
+from loadgen.bisect import bisect
+from loadgen.changepoints import change_points, step_fit
+from loadgen.compare import REGRESSION, metric
+from loadgen.errors import LoadgenError
+from loadgen.nightly import load_nightly, run_nightly
+from loadgen.points import commit_points, commits, points, repository, thin, version_points
+from loadgen.report import build_history_report
+from loadgen.runner import Placement
+
+from .conftest import APPS_DIR, GENERATOR_CORES, SERVER_CORES
+from .routerrepo import make_repo
+from .test_cli import loadgen
+
+SCENARIO = str(APPS_DIR / "router_scenario.py")
+LOAD = {"rate": 1000, "connections": 8, "duration": "2s", "warmup": "0.5s"}
+PLACEMENT = Placement(GENERATOR_CORES, SERVER_CORES)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    path = tmp_path_factory.mktemp("tinyrouter")
+    return path, make_repo(path)
+
+
+def plan(subject: Path, found: list, rounds: int = 3) -> history.HistoryPlan:
+    return history.HistoryPlan(str(subject), tuple(found), ServerEntry("uvicorn"),
+                               (ScenarioEntry(SCENARIO),), LOAD, "router", APPS_DIR,
+                               rounds=rounds)
+
+
+# ---------------------------------------------------------------- change points, no servers
+
+
+def noisy(levels: list[float], rng: random.Random, noise: float = 0.03) -> list[list[float]]:
+    return [[level * (1 + rng.gauss(0, noise)) for _ in range(3)] for level in levels]
+
+
+def test_a_step_is_found_where_it_is_with_its_size() -> None:
+    rng = random.Random(1)
+    found = change_points(noisy([100] * 4 + [130] * 4, rng))
+    assert [c.index for c in found] == [4]
+    assert found[0].magnitude == pytest.approx(0.30, abs=0.05)
+
+
+def test_two_steps_and_no_step() -> None:
+    rng = random.Random(2)
+    assert [c.index for c in change_points(noisy([100] * 4 + [120] * 4 + [90] * 4, rng))] \
+        == [4, 8]
+    flat = [change_points(noisy([100] * 10, rng)) for _ in range(50)]
+    assert sum(map(bool, flat)) <= 1
+
+
+def test_a_significant_step_below_the_minimum_is_not_reported() -> None:
+    rng = random.Random(3)
+    series = noisy([100] * 4 + [103] * 4, rng, noise=0.001)
+    assert change_points(series, min_magnitude=0.05) == []
+    assert [c.index for c in change_points(series, min_magnitude=0.01)] == [4]
+
+
+def test_identical_repeats_are_a_change_when_the_levels_differ() -> None:
+    # Instruction counts repeat exactly: zero spread on both sides must not hide a step.
+    assert [c.index for c in change_points([[100.0] * 3] * 3 + [[110.0] * 3] * 3)] == [3]
+
+
+def test_the_step_fit_finds_two_close_steps_a_greedy_split_would_blur() -> None:
+    # One low point, three high, then low again: the first step is one point from the end.
+    means = [math.log(v) for v in (500, 840, 845, 838, 485, 490, 480, 488, 486)]
+    assert step_fit(means, [1e4] * len(means), 2 * math.log(len(means))) == [1, 4]
+    assert step_fit(means, [1e-3] * len(means), 2 * math.log(len(means))) == []
+
+
+# ---------------------------------------------------------------- the axis, no servers
+
+
+def test_a_range_starts_at_its_first_commit(repo: tuple[Path, list[str]]) -> None:
+    path, hashes = repo
+    assert commits(path, f"{hashes[0]}..main") == hashes
+    assert commits(path, f"{hashes[1]}..{hashes[3]}") == hashes[1:4]
+    assert commits(path, f"{hashes[0]}..main", every=2) == [hashes[0], hashes[2], hashes[4],
+                                                            hashes[5]]
+    assert commits(path, f"{hashes[4][:8]},{hashes[1]}") == [hashes[4], hashes[1]]
+    found = commit_points(str(path), f"{hashes[2]}..{hashes[3]}")
+    assert [p.title for p in found] == ["Name the routes in one table", "Hash /b more thoroughly"]
+    assert (Path(found[1].requirement) / "tinyrouter" / "__init__.py").read_text().count("70")
+
+
+def test_tags_in_commit_order(repo: tuple[Path, list[str]], tmp_path: Path) -> None:
+    path, hashes = repo
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(path), str(clone)], check=True)
+    for name, commit in (("v1.0", hashes[0]), ("v1.1", hashes[3]), ("v2.0", hashes[5])):
+        subprocess.run(["git", "-C", str(clone), "tag", name, commit], check=True)
+    assert commits(clone, "tags") == [hashes[0], hashes[3], hashes[5]]
+    assert commits(clone, "tags:v1.*") == [hashes[0], hashes[3]]
+
+
+@pytest.mark.parametrize(("subject", "series", "message"), [
+    ("/no/such/repo", "a..b", "no repository at /no/such/repo: the path does not exist"),
+    (".", "nosuchref..HEAD", "no commit 'nosuchref'"),
+    (".", "HEAD..", "a range needs both ends"),
+    (".", None, "give the commits to measure"),
+    ("starlette==0.30.0..1.10.0", "a..b", "the series is for repositories"),
+    ("starlette==oops..1.0", None, "'oops' is not a version"),
+])
+def test_a_bad_subject_or_series_is_one_clear_error(subject: str, series: str | None,
+                                                    message: str) -> None:
+    with pytest.raises(LoadgenError, match=message.replace("(", r"\(").replace("..", r"\.\.")):
+        points(subject, series)
+
+
+def test_a_range_that_runs_backwards_is_refused(repo: tuple[Path, list[str]]) -> None:
+    path, hashes = repo
+    with pytest.raises(LoadgenError, match="does not come after"):
+        commits(path, f"{hashes[4]}..{hashes[1]}")
+
+
+def test_versions_come_from_the_package_index() -> None:
+    found = version_points("starlette==0.30.0..0.33.0")
+    assert [p.key for p in found] == ["0.30.0", "0.31.0", "0.31.1", "0.32.0", "0.32.0.post1",
+                                      "0.33.0"]
+    assert found[0].requirement == "starlette==0.30.0"
+    assert found[0].date.startswith("2023-")
+    assert [p.key for p in thin(found, 4)] == ["0.30.0", "0.32.0.post1", "0.33.0"]
+    with pytest.raises(LoadgenError, match="not released"):
+        version_points("starlette==0.30.0,0.30.99")
+
+
+def test_the_history_cli_refuses_a_missing_repository_in_one_line() -> None:
+    done = loadgen("history", "/no/such/repo", "--revs", "a..b", "--scenario", "plaintext")
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("loadgen: error: no repository at /no/such/repo: "
+                                   "the path does not exist")
+
+
+# ---------------------------------------------------------------- real environments and servers
+
+
+def test_history_flags_commit_4_and_nothing_else(repo: tuple[Path, list[str]],
+                                                tmp_path: Path) -> None:
+    path, hashes = repo
+    home = tmp_path / "history"
+    found = commit_points(str(path), f"{hashes[0]}..main")
+    runs = history.measure(plan(path, found), home, PLACEMENT)
+    assert len(runs) == 1 and len(runs[0].trials()) == 18
+    series = history.series(history.trials(home), history.known_points(home))
+    changes = {(c.before.key, c.after.key) for s in series for c in s.changes}
+    assert changes == {(hashes[2], hashes[3])}
+    slower = next(s for s in series if s.metric.label == "p50 [/b]")
+    assert [c.magnitude > 0.15 for c in slower.changes] == [True]
+    page = build_history_report(home)
+    assert "Hash /b more thoroughly" in page.read_text()
+    assert len(list(page.parent.glob("*.png"))) == 4  # all requests, /a, /b, /c
+
+    # Incremental: the same range again measures nothing; a longer one only what is new. A
+    # commit that cannot be installed fails alone, with the installer's message.
+    assert history.measure(plan(path, found), home, PLACEMENT) == []
+    broken = _broken_commit(path, tmp_path)
+    more = [*found, *commit_points(str(broken.parent), broken.name)]
+    runs = history.measure(plan(path, more), home, PLACEMENT)
+    trials = runs[0].trials()
+    assert {t["cell"]["target"] for t in trials} == {more[-1].key}
+    assert all(t["status"] == "failed" and "cannot install" in t["error"] for t in trials)
+    assert "cannot install" in build_history_report(home).read_text()
+
+
+def _broken_commit(path: Path, tmp_path: Path) -> Path:
+    """A clone of the repository with one more commit whose pyproject.toml is not TOML; the
+    path returned is CLONE/HASH."""
+    clone = tmp_path / "broken"
+    subprocess.run(["git", "clone", "--quiet", str(path), str(clone)], check=True)
+    (clone / "pyproject.toml").write_text("[project\n")
+    subprocess.run(["git", "-C", str(clone), "-c", "user.name=T", "-c", "user.email=t@e",
+                    "commit", "--quiet", "-am", "Break the build"], check=True)
+    head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    return clone / head
+
+
+def test_bisect_names_commit_4(repo: tuple[Path, list[str]], tmp_path: Path) -> None:
+    path, hashes = repo
+    found = commit_points(str(path), f"{hashes[0]}..{hashes[5]}")
+    outcome = bisect(plan(path, found), metric("p50", "/b"), tmp_path, PLACEMENT, max_rounds=12)
+    assert outcome.first_bad is not None
+    assert outcome.first_bad.key == hashes[3]
+    assert outcome.first_bad.title == "Hash /b more thoroughly"
+    assert [s.point.key for s in outcome.steps] == [hashes[5], hashes[2], hashes[3]]
+    assert [s.comparison.verdict == REGRESSION for s in outcome.steps] == [True, False, True]
+
+
+NIGHTLY = """
+[load]
+rate = 1000
+connections = 8
+duration = "2s"
+warmup = "0.5s"
+[[target]]
+name = "router"
+[[server]]
+name = "uvicorn"
+[[scenario]]
+name = "{scenario}"
+[nightly]
+repository = "{repository}"
+branch = "night"
+target = "router"
+app_dir = "{app_dir}"
+rounds = 4
+metrics = ["p50", "cpu_per_request"]
+"""
+
+
+@pytest.mark.parametrize(("newest", "against", "code"), [(3, 2, 1), (5, 4, 0)])
+def test_nightly_exit_code(repo: tuple[Path, list[str]], tmp_path: Path, newest: int,
+                           against: int, code: int) -> None:
+    path, hashes = repo
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(path), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "branch", "night", hashes[newest]], check=True)
+    bench = tmp_path / "bench.toml"
+    bench.write_text(NIGHTLY.format(scenario=SCENARIO, repository=clone, app_dir=APPS_DIR))
+    outcome = run_nightly(load_nightly(bench), PLACEMENT, tmp_path / "results",
+                          against=hashes[against])
+    assert outcome.code == code, outcome.summary
+    assert ("REGRESSION" in outcome.summary) == (code == 1)
+    assert outcome.report.exists()
+    home = history.folder(str(clone), tmp_path / "results")
+    accepted = (home / "accepted.json").exists()
+    assert accepted == (code == 0)
+    assert (home / "nightly-summary.md").read_text() == outcome.summary
+
+
+def test_nightly_harness_errors_exit_3(tmp_path: Path) -> None:
+    bench = tmp_path / "bench.toml"
+    bench.write_text(NIGHTLY.format(scenario=SCENARIO, repository=tmp_path / "nothing",
+                                    app_dir=APPS_DIR))
+    done = loadgen("nightly", str(bench), "--results", str(tmp_path / "results"))
+    assert done.returncode == 3
+    assert "no repository at" in done.stderr and "Traceback" not in done.stderr
+    shutil.rmtree(tmp_path / "results", ignore_errors=True)
+    bench.write_text("[[target]]\nname='raw'\n[[server]]\nname='uvicorn'\n"
+                     "[[scenario]]\nname='plaintext'\n")
+    done = loadgen("nightly", str(bench))
+    assert done.returncode == 3
+    assert "no [nightly] section" in done.stderr
+
+
+def test_a_url_repository_is_cloned_into_the_cache(repo: tuple[Path, list[str]]) -> None:
+    path, hashes = repo
+    clone = repository(f"file://{path}")
+    try:
+        assert commits(clone, f"{hashes[0]}..main") == hashes
+    finally:
+        shutil.rmtree(clone)
