@@ -12,11 +12,15 @@ from loadgen.compare import (
     METRICS,
     NO_CHANGE,
     REGRESSION,
+    Comparison,
     bootstrap_interval,
     compare,
     compare_runs,
     exit_code,
+    gate_code,
     markdown,
+    metric,
+    regressed,
     verdict,
     with_deltas,
 )
@@ -66,6 +70,14 @@ def test_bootstrap_interval_brackets_the_geometric_mean() -> None:
     assert bootstrap_interval([1.0, 1.1, 1.2]) == bootstrap_interval([1.0, 1.1, 1.2])
 
 
+def test_three_rounds_that_agree_by_chance_are_not_a_verdict() -> None:
+    # Seen on CI in an A/A bench: three CPU ratios all above 1.05. The percentile bootstrap
+    # of three values spans about their range and called it a regression; Student's t does not.
+    _, low, high = bootstrap_interval([1.06, 1.08, 1.13])
+    assert low < 1.05 < high
+    assert verdict(CPU, low, high) == INCONCLUSIVE
+
+
 def test_a_against_itself_is_no_regression_and_slower_is() -> None:
     trials = noisy("a", 50, 8, 1) + noisy("b", 50, 8, 2) + noisy("slow", 80, 8, 3)
     comparisons, left_out = compare(trials, ("a", "uvicorn"))
@@ -111,3 +123,31 @@ def test_thresholds_are_configurable() -> None:
     assert by_metric(loose, "b/uvicorn/plaintext", "cpu_per_request").verdict == NO_CHANGE
     with pytest.raises(LoadgenError, match="no metric 'p95'"):
         with_deltas({"p95": 0.1})
+
+
+def judged(low: float, high: float, chosen: Any = CPU) -> Comparison:
+    return Comparison("b", "a", chosen, (low, high), (low * high) ** 0.5, low, high,
+                      verdict(chosen, low, high))
+
+
+def test_a_gate_asks_only_whether_it_got_worse_than_delta() -> None:
+    assert regressed(judged(1.08, 1.20)) is True
+    assert regressed(judged(0.84, 1.01)) is False  # inconclusive two-sided, yet no regression
+    assert regressed(judged(0.99, 1.08)) is None  # straddles 1 + δ: run more
+    assert regressed(judged(1.05, 1.20, THROUGHPUT)) is False  # faster is never a regression
+    assert regressed(judged(0.80, 0.90, THROUGHPUT)) is True
+    assert gate_code([judged(0.9, 1.0), judged(1.08, 1.2)]) == 1
+    assert gate_code([judged(0.9, 1.0), judged(0.99, 1.08)]) == 2
+    assert gate_code([judged(0.9, 1.0)]) == 0
+    assert gate_code([]) == 3
+
+
+def test_a_latency_metric_of_one_request_kind() -> None:
+    result = {"latency_us": {"corrected": {"p50": 100}},
+              "kinds": {"/b": {"latency_us": {"corrected": {"p50": 250}}}}}
+    assert metric("p50", "/b").value(result) == 250
+    assert metric("p50", "/b").label == "p50 [/b]"
+    assert metric("p50", "/c").value(result) is None
+    assert metric("p50").value(result) == 100
+    with pytest.raises(LoadgenError, match="measured for the whole run"):
+        metric("cpu_per_request", "/b")
