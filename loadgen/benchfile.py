@@ -64,13 +64,14 @@ class ScenarioEntry:
             object.__setattr__(self, "label", Path(self.name).stem)
 
 
-def labelled(entries: list[ScenarioEntry]) -> tuple[ScenarioEntry, ...]:
-    """The entries, each scenario that appears more than once labelled with its parameters
-    (routing(routes=10), routing(routes=100)), so that each is a cell of its own."""
+def labelled(entries: list[ScenarioEntry], always: bool = False) -> tuple[ScenarioEntry, ...]:
+    """The entries, each scenario that appears more than once (or, `always`, each one with
+    parameters) labelled with its parameters (routing(routes=10), routing(routes=100)), so
+    that each is a cell of its own."""
     names = [e.name for e in entries]
     return tuple(
-        replace(e, label=f"{e.name}({','.join(f'{k}={v}' for k, v in e.params)})")
-        if names.count(e.name) > 1 else e for e in entries)
+        replace(e, label=f"{e.label}({','.join(f'{k}={v}' for k, v in e.params)})")
+        if names.count(e.name) > 1 or (always and e.params) else e for e in entries)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Bisecting a regression: binary search over the commits from a good one to a bad one, each
-step an interleaved A/B of the middle commit against the good one on one metric (more rounds
-while the verdict is inconclusive), naming the first bad commit."""
+step an interleaved A/B of the middle commit against the good one on one metric, naming the
+first bad commit. A step asks one question, "worse than δ?": yes when the whole interval is
+beyond δ, no when none of it is; while the interval straddles δ, more rounds."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadgen.bench import TrialSink
-from loadgen.compare import IMPROVEMENT, INCONCLUSIVE, NO_CHANGE, REGRESSION, Comparison, Metric
+from loadgen.compare import Comparison, Metric, regressed
 from loadgen.errors import LoadgenError
 from loadgen.history import HistoryPlan, ab
 from loadgen.points import Point
@@ -22,8 +23,9 @@ class Step:
     comparison: Comparison
 
     @property
-    def bad(self) -> bool:
-        return self.comparison.verdict == REGRESSION
+    def bad(self) -> bool | None:
+        """Whether this commit has the regression; None when the A/B could not tell."""
+        return regressed(self.comparison)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def bisect(plan: HistoryPlan, chosen: Metric, home: Path, placement: Placement,
 
     def judge(point: Point) -> Step:
         comparisons, _ = ab(plan, good, point, scenario, (chosen,), home, placement, on_trial,
-                            max_rounds)
+                            max_rounds, lambda c: regressed(c) is not None)
         step = Step(point, comparisons[0])
         steps.append(step)
         if on_step is not None:
@@ -56,15 +58,16 @@ def bisect(plan: HistoryPlan, chosen: Metric, home: Path, placement: Placement,
 
     lo, hi = 0, len(plan.points) - 1
     ends = judge(plan.points[hi])
-    if ends.comparison.verdict in (NO_CHANGE, IMPROVEMENT):
+    if ends.bad is False:
         raise LoadgenError(f"{plan.points[hi].label} is not worse than {good.label} on "
-                           f"{chosen.label} ({ends.comparison.verdict}): nothing to bisect")
-    if ends.comparison.verdict == INCONCLUSIVE:
+                           f"{chosen.label} by more than {chosen.delta:.0%} "
+                           f"({ends.comparison.verdict}): nothing to bisect")
+    if ends.bad is None:
         return Outcome(tuple(steps), None, good, plan.points[hi])
     while hi - lo > 1:
         middle = (lo + hi) // 2
         step = judge(plan.points[middle])
-        if step.comparison.verdict == INCONCLUSIVE:
+        if step.bad is None:
             return Outcome(tuple(steps), None, plan.points[lo], plan.points[hi])
         if step.bad:
             hi = middle

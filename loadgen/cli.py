@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -356,8 +357,8 @@ def _plan(subject: str, found: list[Point], target: str | None, app_dir: Path | 
     if rate:
         load["rate"] = rate
     return HistoryPlan(subject, tuple(found), ServerEntry(server, _workers(workers)),
-                       labelled(entries), load, app, app_dir or servers.TARGETS_DIR, packages,
-                       rounds)
+                       labelled(entries, always=True), load, app,
+                       app_dir or servers.TARGETS_DIR, packages, rounds)
 
 
 def _trial_line(document: dict[str, Any], left_s: float) -> None:
@@ -438,15 +439,20 @@ def history_command(subject: str, series_text: str | None, every: int, min_chang
 @click.option("--metric", "metric_name", default="cpu_per_request", show_default=True,
               help="throughput, p50, p99, p999 or cpu_per_request.")
 @click.option("--kind", help="One request kind's latency (a name from the scenario).")
+@click.option("--delta", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="The smallest change that counts (default: the metric's, 5% for CPU per "
+                   "request and throughput, 10% for latencies).")
 @click.option("--max-rounds", type=int, default=12, show_default=True,
               help="Rounds an inconclusive step may grow to before the search stops.")
 @_subject_options
 def bisect_command(repository: str, good: str, bad: str, metric_name: str, kind: str | None,
-                   max_rounds: int, results_dir: Path, **options: Any) -> None:
+                   delta: float | None, max_rounds: int, results_dir: Path, **options: Any) -> None:
     """Find the first commit between GOOD and BAD that regressed METRIC, each step an
     interleaved A/B against GOOD. Exit 0 with the commit named, 2 when a step stays
     inconclusive."""
     chosen = metric(metric_name, kind)
+    if delta is not None:
+        chosen = replace(chosen, delta=delta)
     found = points(repository, f"{good}..{bad}")
     plan = _plan(repository, found, **options)
     if len(plan.scenarios) != 1:

@@ -3,7 +3,7 @@ interleaved A/B, add both to the subject's history, rebuild the history report a
 Markdown summary. Configured by the [nightly] section of the bench file:
 
     [nightly]
-    repository = "https://github.com/encode/starlette.git"   # or a local path
+    repository = "https://github.com/Kludex/starlette.git"   # or a local path
     branch = "main"
     target = "starlette"           # NAME_app.py, in app_dir (default targets/)
     packages = ["python-multipart"]  # the rest of the target's environment
@@ -11,9 +11,12 @@ Markdown summary. Configured by the [nightly] section of the bench file:
     scenarios = ["routing"]        # labels of the file's [[scenario]] entries
     rounds = 5
     metrics = ["p50", "cpu_per_request"]
+    deltas = { p50 = 0.15 }        # thresholds other than the defaults (10% p50, 5% CPU)
 
-A commit whose A/B shows no regression and nothing inconclusive becomes the last accepted one;
-the first night compares with the newest commit's parent.
+Each metric asks "worse than δ?": yes when its whole 95% interval is beyond δ, no when none of
+it is, and while the interval straddles δ the A/B runs as many rounds again (once). A commit for
+which every answer is no becomes the last accepted one; the first night compares with the
+newest commit's parent.
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ from __future__ import annotations
 import json
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from loadgen.bench import TrialSink
 from loadgen.benchfile import ScenarioEntry, ServerEntry, load_bench
-from loadgen.compare import Comparison, exit_code, markdown, metric
+from loadgen.compare import Comparison, Metric, gate_code, markdown, metric, regressed
 from loadgen.errors import LoadgenError
 from loadgen.history import HistoryPlan, ab, folder
 from loadgen.points import commit_points, repository, resolve
@@ -51,7 +54,7 @@ class Nightly:
     scenarios: tuple[ScenarioEntry, ...]
     load: dict[str, Any]
     rounds: int
-    metrics: tuple[str, ...]
+    metrics: tuple[Metric, ...]
 
 
 def load_nightly(path: Path, repository_override: str | None = None) -> Nightly:
@@ -71,15 +74,30 @@ def load_nightly(path: Path, repository_override: str | None = None) -> Nightly:
     if unknown:
         raise LoadgenError(f"{path}: [nightly] names scenario {unknown[0]!r}, which no "
                            f"[[scenario]] of the file has")
-    metrics = tuple(str(m) for m in section.get("metrics", ("p50", "cpu_per_request")))
-    for name in metrics:
-        metric(name)  # an unknown one fails now
+    metrics = _metrics(path, section)
     return Nightly(
         str(repo), str(section.get("branch", "main")), str(section.get("target", "starlette")),
         (path.parent / section["app_dir"]).resolve() if "app_dir" in section else TARGETS_DIR,
         tuple(str(p) for p in section.get("packages", ())),
         ServerEntry(str(section.get("server", "uvicorn")), int(section.get("workers", 1))),
         tuple(by_label[s] for s in wanted), bench.load, int(section.get("rounds", 5)), metrics)
+
+
+def _metrics(path: Path, section: dict[str, Any]) -> tuple[Metric, ...]:
+    """The gated metrics, each with its threshold: a noisy runner may need wider ones."""
+    names = [str(m) for m in section.get("metrics", ("p50", "cpu_per_request"))]
+    deltas = section.get("deltas", {})
+    if not isinstance(deltas, dict):
+        raise LoadgenError(f"{path}: [nightly] deltas is a table, e.g. {{ p50 = 0.15 }}")
+    for name, delta in deltas.items():
+        if name not in names:
+            raise LoadgenError(f"{path}: [nightly] deltas names {name!r}, which is not one of "
+                               f"its metrics ({', '.join(names)})")
+        if not isinstance(delta, int | float) or not 0 < delta < 1:
+            raise LoadgenError(f"{path}: [nightly] delta of {name} must be a fraction between "
+                               f"0 and 1, not {delta!r}")
+    return tuple(replace(metric(name), delta=float(deltas.get(name, metric(name).delta)))
+                 for name in names)
 
 
 @dataclass(frozen=True)
@@ -117,22 +135,22 @@ def run_nightly(config: Nightly, placement: Placement, root: Path = RESULTS_DIR,
     plan = HistoryPlan(config.repository, (before, after), config.server, config.scenarios,
                        config.load, config.target, config.app_dir, config.packages,
                        config.rounds)
-    metrics = tuple(metric(name) for name in config.metrics)
     comparisons: list[Comparison] = []
     failed: list[str] = []
     for scenario in config.scenarios:
-        found, store = ab(plan, before, after, scenario, metrics, home, placement, on_trial,
-                          max_rounds=config.rounds * 2)
+        found, store = ab(plan, before, after, scenario, config.metrics, home, placement, on_trial,
+                          config.rounds * 2, lambda c: regressed(c) is not None)
         comparisons += found
         failed += [f"{t['cell']['name']}: {t.get('error', t['status'])}" for t in store.trials()
                    if t["status"] != "ok"]
-    code = HARNESS_ERROR if failed else exit_code(comparisons)
+    code = HARNESS_ERROR if failed else gate_code(comparisons)
     if code == 0:
         accepted.append({"key": after.key, "label": after.label, "title": after.title,
                          "accepted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         write_atomically(home / "accepted.json", json.dumps(accepted, indent=1) + "\n")
     report = build_history_report(home)
-    verdict = {0: "no regression: accepted", 1: "REGRESSION", 2: "inconclusive: not accepted",
+    verdict = {0: "no regression beyond δ: accepted", 1: "REGRESSION",
+               2: "inconclusive (a regression beyond δ is not ruled out): not accepted",
                3: "harness error: not accepted"}[code]
     summary = "\n".join([
         f"# loadgen nightly: {config.repository} {config.branch}", "",
