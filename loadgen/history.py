@@ -153,10 +153,11 @@ def measure(plan: HistoryPlan, home: Path, placement: Placement,
 
 def ab(plan: HistoryPlan, before: Point, after: Point, scenario: ScenarioEntry,
        metrics: tuple[Metric, ...], home: Path, placement: Placement,
-       on_trial: TrialSink | None = None, max_rounds: int | None = None
+       on_trial: TrialSink | None = None, max_rounds: int | None = None,
+       decided: Callable[[Comparison], bool] = lambda c: c.verdict != INCONCLUSIVE
        ) -> tuple[list[Comparison], RunStore]:
     """An interleaved A/B of two points, `after` against `before`, and the run it wrote;
-    while a verdict is inconclusive, as many rounds again, up to `max_rounds` in all."""
+    while a comparison is not `decided`, as many rounds again, up to `max_rounds` in all."""
     record_points(home, (before, after))
     bench = plan.bench([before, after], [scenario])
     store = RunStore.create(home)
@@ -164,10 +165,10 @@ def ab(plan: HistoryPlan, before: Point, after: Point, scenario: ScenarioEntry,
     rounds = bench.rounds
     while True:
         comparisons, _ = compare(store.trials(), bench.baseline, metrics)
-        if all(c.verdict != INCONCLUSIVE for c in comparisons) \
-                or rounds * 2 > (max_rounds or rounds):
+        if all(map(decided, comparisons)) or rounds * 2 > (max_rounds or rounds):
             return comparisons, store
-        run_bench(replace(bench, seed=bench.seed + rounds), store, placement, on_trial, rounds)
+        run_bench(replace(bench, rounds=rounds, seed=bench.seed + rounds), store, placement,
+                  on_trial, first_round=rounds)
         rounds *= 2
 
 
@@ -176,7 +177,7 @@ def ab(plan: HistoryPlan, before: Point, after: Point, scenario: ScenarioEntry,
 
 @dataclass(frozen=True)
 class Level:
-    """One point's figure of one metric: the geometric mean of its trials and a bootstrap 95%
+    """One point's figure of one metric: the geometric mean of its trials and a 95%
     interval over them."""
 
     point: Point
@@ -296,7 +297,8 @@ def confirm(plan: HistoryPlan, found: list[Series], home: Path, placement: Place
             on_trial: TrialSink | None = None,
             on_verdict: Callable[[Confirmation], None] | None = None) -> list[Confirmation]:
     """An interleaved A/B of the two sides of each change point (one run per scenario and pair
-    of points, judging every metric that changed there); the verdicts are kept."""
+    of points, judging every metric that changed there and was not judged before); the
+    verdicts are kept."""
     pairs: dict[tuple[str, str, str], list[Series]] = defaultdict(list)
     for one in found:
         for change in one.changes:
@@ -306,9 +308,10 @@ def confirm(plan: HistoryPlan, found: list[Series], home: Path, placement: Place
     kept = confirmed(home)
     done = []
     for (label, before, after), changed in pairs.items():
-        if label not in scenarios:
-            continue  # a series of another plan
-        metrics = tuple(s.metric for s in changed)
+        metrics = tuple(s.metric for s in changed
+                        if (label, s.metric.label, before, after) not in kept)
+        if label not in scenarios or not metrics:
+            continue  # a series of another plan, or judged before
         comparisons, store = ab(plan, points[before], points[after], scenarios[label],
                                 metrics, home, placement, on_trial, max_rounds=plan.rounds * 4)
         for comparison in comparisons:
@@ -317,5 +320,7 @@ def confirm(plan: HistoryPlan, found: list[Series], home: Path, placement: Place
             kept[(label, comparison.metric.label, before, after)] = outcome.to_json()
             if on_verdict is not None:
                 on_verdict(outcome)
-    write_atomically(home / "confirmed.json", json.dumps(list(kept.values()), indent=1) + "\n")
+        # After each A/B, so an interrupted confirmation keeps the verdicts it reached.
+        write_atomically(home / "confirmed.json",
+                         json.dumps(list(kept.values()), indent=1) + "\n")
     return done

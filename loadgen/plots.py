@@ -132,9 +132,11 @@ UNITS = {"throughput": "req/s", "p50": "µs", "p99": "µs", "p999": "µs",
          "cpu_per_request": "server CPU µs / request"}
 
 
-def history(panels: Sequence[Series], labels: Sequence[str], title: str, path: Path) -> None:
+def history(panels: Sequence[Series], labels: Sequence[str], title: str, path: Path,
+            verdicts: Mapping[tuple[str, str, str], str]) -> None:
     """One panel per metric: its value at each point (x in axis order), the 95% interval as a
-    band, and each change point as a dashed line between its two points, with its size."""
+    band, and each change point as a dashed line between its two points, with its size and,
+    once an A/B has judged it, its verdict (by metric label and the two points' keys)."""
     fig, axes = plt.subplots(len(panels), 1, figsize=(max(7.0, 0.55 * len(labels) + 3),
                                                       2.4 * len(panels) + 0.8),
                              sharex=True, squeeze=False)
@@ -149,7 +151,9 @@ def history(panels: Sequence[Series], labels: Sequence[str], title: str, path: P
             colour = "tab:red" if worse else "tab:green"
             at = (where[change.before.label] + where[change.after.label]) / 2
             ax.axvline(at, color=colour, linestyle="--")
-            ax.annotate(f"{change.magnitude:+.0%}", (at, 0.95), xycoords=("data", "axes fraction"),
+            verdict = verdicts.get((one.metric.label, change.before.key, change.after.key))
+            ax.annotate(f"{change.magnitude:+.0%}" + (f"\nA/B: {verdict}" if verdict else ""),
+                        (at, 0.95), xycoords=("data", "axes fraction"),
                         ha="center", va="top", color=colour, fontweight="bold",
                         bbox={"facecolor": "white", "edgecolor": colour})
         if not one.judged:

@@ -198,7 +198,10 @@ def build_history_report(home: Path, min_magnitude: float = MIN_MAGNITUDE) -> Pa
         first = panels[0]
         name = f"{_slug(first.scenario)}-{keys.index(key)}-{_slug(kind)}.png"
         title = f"{first.scenario} on {first.server}: {kind}"
-        plots.history(panels, labels, title, out / name)
+        verdicts = {(metric, before, after): entry["verdict"]
+                    for (scenario, metric, before, after), entry in kept.items()
+                    if scenario == first.scenario}
+        plots.history(panels, labels, title, out / name, verdicts)
         figures.append(f"<h3>{html.escape(title)}</h3>{_figure(name, title)}")
     changes = _table(
         ["scenario", "metric", "between", "and", "size", "p", "A/B verdict"],
@@ -219,10 +222,11 @@ img {{ max-width: 100%; }}
 </style></head><body>
 <h1>loadgen history of {html.escape(home.name)}</h1>
 <p>{len(points)} points, {len(done)} trials; rebuilt from {html.escape(str(home))}. Each point is
-the geometric mean of its trials, the band its bootstrap 95% interval. A dashed line is a change
-point (E-Divisive, kept when Welch's t-test gives p &lt; 0.001 and the step is at least
-{min_magnitude:.0%}): red when worse, green when better. A change point is a candidate until an
-interleaved A/B of its two sides confirms it (<code>loadgen history --confirm</code>).</p>
+the geometric mean of its trials, the band its 95% interval. A dashed line is a change
+point (placed by a weighted step fit, kept when Welch's t-test between the two sides gives
+p &lt; 0.001 and the step is at least {min_magnitude:.0%}): red when worse, green when better.
+A change point is a candidate until an interleaved A/B of its two sides confirms it
+(<code>loadgen history --confirm</code>).</p>
 <h2>Change points</h2>
 {changes if any(one.changes for one in found) else "<p>None found.</p>"}
 {_table(["point", "trial", "status", "message"],
