@@ -8,6 +8,7 @@ import math
 import random
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from loadgen import history
 from loadgen.benchfile import ScenarioEntry, ServerEntry
 from loadgen.bisect import bisect
 from loadgen.changepoints import change_points, step_fit
-from loadgen.compare import REGRESSION, metric
+from loadgen.compare import metric
 from loadgen.errors import LoadgenError
 from loadgen.nightly import load_nightly, run_nightly
 from loadgen.points import commit_points, commits, points, repository, thin, version_points
@@ -97,7 +98,7 @@ def test_a_range_starts_at_its_first_commit(repo: tuple[Path, list[str]]) -> Non
     assert commits(path, f"{hashes[4][:8]},{hashes[1]}") == [hashes[4], hashes[1]]
     found = commit_points(str(path), f"{hashes[2]}..{hashes[3]}")
     assert [p.title for p in found] == ["Name the routes in one table", "Hash /b more thoroughly"]
-    assert (Path(found[1].requirement) / "tinyrouter" / "__init__.py").read_text().count("70")
+    assert (Path(found[1].requirement) / "tinyrouter" / "__init__.py").read_text().count("240")
 
 
 def test_tags_in_commit_order(repo: tuple[Path, list[str]], tmp_path: Path) -> None:
@@ -195,12 +196,14 @@ def _broken_commit(path: Path, tmp_path: Path) -> Path:
 def test_bisect_names_commit_4(repo: tuple[Path, list[str]], tmp_path: Path) -> None:
     path, hashes = repo
     found = commit_points(str(path), f"{hashes[0]}..{hashes[5]}")
-    outcome = bisect(plan(path, found), metric("p50", "/b"), tmp_path, PLACEMENT, max_rounds=12)
+    # δ 25%: identical commits must be shown "not 25% worse" through this machine's noise.
+    chosen = replace(metric("p50", "/b"), delta=0.25)
+    outcome = bisect(plan(path, found), chosen, tmp_path, PLACEMENT, max_rounds=12)
     assert outcome.first_bad is not None
     assert outcome.first_bad.key == hashes[3]
     assert outcome.first_bad.title == "Hash /b more thoroughly"
     assert [s.point.key for s in outcome.steps] == [hashes[5], hashes[2], hashes[3]]
-    assert [s.comparison.verdict == REGRESSION for s in outcome.steps] == [True, False, True]
+    assert [s.bad for s in outcome.steps] == [True, False, True]
 
 
 NIGHTLY = """
@@ -222,7 +225,22 @@ target = "router"
 app_dir = "{app_dir}"
 rounds = 4
 metrics = ["p50", "cpu_per_request"]
+# Wide thresholds: "not worse" must be shown for identical commits through this machine's noise.
+deltas = {{ p50 = 0.25, cpu_per_request = 0.25 }}
 """
+
+
+@pytest.mark.parametrize(("deltas", "message"), [
+    ("{ p99 = 0.2 }", "deltas names 'p99', which is not one of its metrics (p50, cpu_per_request)"),
+    ("{ p50 = 2 }", "delta of p50 must be a fraction between 0 and 1, not 2"),
+    ("0.2", "deltas is a table"),
+])
+def test_bad_nightly_deltas_are_one_line(tmp_path: Path, deltas: str, message: str) -> None:
+    bench = tmp_path / "bench.toml"
+    bench.write_text(NIGHTLY.format(scenario=SCENARIO, repository=tmp_path, app_dir=APPS_DIR)
+                     .replace("{ p50 = 0.25, cpu_per_request = 0.25 }", deltas))
+    with pytest.raises(LoadgenError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_nightly(bench)
 
 
 @pytest.mark.parametrize(("newest", "against", "code"), [(3, 2, 1), (5, 4, 0)])
@@ -267,3 +285,15 @@ def test_a_url_repository_is_cloned_into_the_cache(repo: tuple[Path, list[str]])
         assert commits(clone, f"{hashes[0]}..main") == hashes
     finally:
         shutil.rmtree(clone)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--param", "routes"], "--param takes NAME=VALUE[,VALUE...], not 'routes'"),
+    (["--param", "nope=1"], "scenario routing has no parameter 'nope'"),
+    (["--target", "nope"], "unknown target 'nope'; choose from: fastapi, raw, starlette"),
+    (["--rounds", "1"], "rounds must be at least 2: a point's interval needs repeats"),
+])
+def test_bad_history_options_are_one_line(args: list[str], message: str) -> None:
+    done = loadgen("history", "starlette==1.10.0", "--scenario", "routing", *args)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == f"loadgen: error: {message}"
