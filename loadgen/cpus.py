@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from loadgen.errors import LoadgenError
 
@@ -40,3 +42,14 @@ def split(generator_cores: int = 1) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 def format_cores(cores: tuple[int, ...]) -> str:
     return ",".join(map(str, cores))
+
+
+@contextmanager
+def pinned(cores: tuple[int, ...]) -> Iterator[None]:
+    """The calling thread on `cores` for the block; a process started in it inherits them."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cores)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)

@@ -16,6 +16,7 @@ from hdrh.histogram import HdrHistogram
 from loadgen import histogram
 from loadgen.engine import WorkerResult
 from loadgen.profile import LoadProfile
+from loadgen.pyspy import PySpyProfile
 from loadgen.recording import KindResult
 from loadgen.usage import Sample, cpu_at
 
@@ -135,6 +136,7 @@ class RunResult:
     missing: list[MissingWorker] = field(default_factory=list)
     server: ServerFigures | None = None
     expected_status: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    py_spy: PySpyProfile | None = None  # the server's profile, when it was asked for
     kinds: dict[str, KindFigures] = field(init=False)
     total: KindFigures = field(init=False)
 
@@ -175,6 +177,11 @@ class RunResult:
         if self.server is None:
             return None
         return self.server.cpu_us_per_request(self.window, self.requests)
+
+    @property
+    def profiled(self) -> bool:
+        """Whether py-spy sampled the server in the window: its figures are then perturbed."""
+        return self.py_spy is not None and self.py_spy.problem is None
 
     @property
     def interrupted(self) -> bool:
@@ -290,6 +297,8 @@ class RunResult:
                 "samples": [{"at": round(s.at - self.window[0], 3), "cpu_s": round(s.cpu_s, 4),
                              "rss_mb": round(s.rss_mb, 1)} for s in self.server.samples],
             },
+            "profiled": self.profiled,
+            "py_spy": None if self.py_spy is None else self.py_spy.to_json(),
             "interrupted": self.interrupted,
             "partial": self.partial,
             "missing_workers": [asdict(m) for m in self.missing],

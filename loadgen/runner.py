@@ -13,14 +13,14 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from multiprocessing.synchronize import Event
 from typing import Any
 
 import uvloop
 
+from loadgen.cpus import pinned
 from loadgen.engine import Interval, IntervalSink, Worker, WorkerPlan, WorkerResult
 from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile
@@ -31,6 +31,8 @@ from loadgen.schedule import Share
 # How far ahead of "everyone is connected" the workers are told to start, so none starts late.
 START_LEAD_S = 0.2
 READY_TIMEOUT_S = 30.0
+
+StartSink = Callable[[float], None]  # told the agreed start instant (seconds since the epoch)
 
 
 @dataclass(frozen=True)
@@ -64,35 +66,34 @@ def run_load(
     mix: tuple[int, ...] = (),
     check_every: int = 100,
     flow: tuple[str, tuple[tuple[str, Any], ...]] | None = None,
+    on_start: StartSink | None = None,
 ) -> RunResult:
     """Run the load and return the merged result. Ctrl-C ends the run early, with a result.
 
     `mix` orders the templates (weights), and every `check_every`-th request of it has its
-    response checked in full. With `flow`, each connection runs that scenario's flow."""
+    response checked in full. With `flow`, each connection runs that scenario's flow.
+    `on_start` is told the instant the workers start (the warm-up's start), once connected."""
     worker_plans = plans(endpoint, templates, profile, mix, check_every, flow)
     missing: list[MissingWorker] = []
     if len(worker_plans) == 1:
-        results = [_run_here(worker_plans[0], placement.generator, on_interval)]
+        results = [_run_here(worker_plans[0], placement.generator, on_interval, on_start)]
     else:
-        results, missing = _run_processes(worker_plans, placement.generator, on_interval)
+        results, missing = _run_processes(worker_plans, placement.generator, on_interval,
+                                          on_start)
     return RunResult(target or f"http://{endpoint.authority}", profile, results,
                      placement.generator, placement.server, missing,
                      expected_status={t.kind: t.expect.status for t in templates})
 
 
-@contextmanager
-def _pinned(cores: tuple[int, ...]) -> Iterator[None]:
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, cores)
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
-
-
-def _run_here(plan: WorkerPlan, cores: tuple[int, ...],
-              on_interval: IntervalSink | None) -> WorkerResult:
+def _run_here(plan: WorkerPlan, cores: tuple[int, ...], on_interval: IntervalSink | None,
+              on_start: StartSink | None) -> WorkerResult:
     worker = Worker(plan, on_interval)
+
+    async def gate() -> float:
+        start = time.time()
+        if on_start is not None:
+            on_start(start)
+        return start
 
     async def main() -> WorkerResult:
         loop = asyncio.get_running_loop()
@@ -100,12 +101,12 @@ def _run_here(plan: WorkerPlan, cores: tuple[int, ...],
         if handled:
             loop.add_signal_handler(signal.SIGINT, worker.stop)
         try:
-            return await worker.run()
+            return await worker.run(gate)
         finally:
             if handled:
                 loop.remove_signal_handler(signal.SIGINT)
 
-    with _pinned(cores[:1]), asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    with pinned(cores[:1]), asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         result = runner.run(main())
     return replace(result, cpus=cores[:1])
 
@@ -137,6 +138,7 @@ def _child(plan: WorkerPlan, cores: tuple[int, ...], messages: Any, go: Event,
 
 def _run_processes(
     worker_plans: list[WorkerPlan], cores: tuple[int, ...], on_interval: IntervalSink | None,
+    on_start: StartSink | None,
 ) -> tuple[list[WorkerResult], list[MissingWorker]]:
     ctx = multiprocessing.get_context("spawn")
     messages = ctx.Queue()
@@ -154,6 +156,8 @@ def _run_processes(
         _wait_ready(procs, messages, stop)
         start_at.value = time.time() + START_LEAD_S
         go.set()
+        if on_start is not None:
+            on_start(start_at.value)
         return _collect(procs, messages, on_interval)
     finally:
         signal.signal(signal.SIGINT, previous)

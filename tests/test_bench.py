@@ -16,7 +16,7 @@ import pytest
 
 from loadgen.bench import run_bench, schedule
 from loadgen.benchfile import load_bench
-from loadgen.compare import NO_CHANGE, REGRESSION, compare
+from loadgen.compare import REGRESSION, compare
 from loadgen.errors import LoadgenError
 from loadgen.report import build_report
 from loadgen.runner import Placement
@@ -86,17 +86,16 @@ def test_every_trial_is_stored_self_described(run: RunStore) -> None:
     assert all(t["result"]["server_cpu_us_per_request"] > 0 for t in ok)
 
 
-def test_a_against_a_is_no_regression_and_the_slower_app_is(run: RunStore) -> None:
+def test_the_slower_app_is_a_regression(run: RunStore) -> None:
+    # Only the large effect is asserted. How often A against A is called a change is a rate (a
+    # 95% interval misses 1 time in 20 by design, and one-second trials here move by 15%):
+    # benchmarks/aa.py measures it; a pass/fail test on it would fail now and then.
     comparisons, left_out = compare(run.trials(), ("raw-a", "uvicorn"))
     assert left_out == {"broken/uvicorn/plaintext": 3}
-
-    def cpu(cell: str) -> str:
-        return next(c.verdict for c in comparisons
-                    if c.cell == cell and c.metric.name == "cpu_per_request")
-
-    assert cpu("raw-b/uvicorn/plaintext") != REGRESSION
-    assert cpu("slow/uvicorn/plaintext") == REGRESSION
-    assert cpu("raw-b/uvicorn/plaintext") in (NO_CHANGE, "inconclusive")
+    cpu = {c.cell: c for c in comparisons if c.metric.name == "cpu_per_request"}
+    assert cpu["slow/uvicorn/plaintext"].verdict == REGRESSION
+    assert cpu["slow/uvicorn/plaintext"].ratio > 1.5
+    assert len(cpu["raw-b/uvicorn/plaintext"].ratios) == 3
 
 
 def test_compare_command_exits_1_on_a_regression(run: RunStore) -> None:
