@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-slow lint bench nightly perf clean
+.PHONY: venv valgrind test test-slow lint bench nightly perf clean
 
 venv: $(STAMP)
 
@@ -15,7 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[servers,targets,dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# Instruction counts (loadgen inproc --instructions, the callgrind server, their tests) run
+# under valgrind, a Debian package.
+valgrind:
+	@command -v valgrind >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; }
+
+test: $(STAMP) valgrind
 	$(BIN)/python -m pytest -m 'not slow' -q
 
 test-slow: $(STAMP)

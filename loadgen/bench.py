@@ -11,9 +11,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from loadgen import inproc
 from loadgen.benchfile import Bench, Cell
 from loadgen.envs import environment, frozen
 from loadgen.errors import LoadgenError
+from loadgen.pyspy import SamplingPlan
 from loadgen.runner import Placement
 from loadgen.scenario import load_scenario
 from loadgen.servers import ServerSpec, target_app
@@ -22,6 +24,8 @@ from loadgen.trial import run_served
 from loadgen.workload import ScenarioWorkload
 
 TrialSink = Callable[[dict[str, Any], float], None]
+# Servers that are not: the target's app called in process, timed or under callgrind.
+IN_PROCESS = ("inproc", "callgrind")
 
 
 def schedule(bench: Bench) -> list[list[Cell]]:
@@ -36,8 +40,9 @@ def schedule(bench: Bench) -> list[list[Cell]]:
 
 
 def run_trial(bench: Bench, cell: Cell, placement: Placement, store: RunStore,
-              stem: str) -> dict[str, Any]:
-    """One cell once: the trial document's status, result or error, and its packages."""
+              stem: str, profiled: bool = False) -> dict[str, Any]:
+    """One cell once: the trial document's status, result or error, and its packages.
+    `profiled`: py-spy samples the server, its files STEM.* in the run folder."""
     try:
         python = (environment(cell.target.packages, cell.server.name) if cell.target.packages
                   else sys.executable)
@@ -49,12 +54,19 @@ def run_trial(bench: Bench, cell: Cell, placement: Placement, store: RunStore,
         workload = ScenarioWorkload(scenario, scenario.resolve(dict(cell.scenario.params)),
                                     seed=bench.seed)
         assert placement.server is not None
+        if cell.server.name in IN_PROCESS:
+            plan = inproc.plan_for(cell.target.app, cell.target.app_dir, python, workload,
+                                   instructions=cell.server.name == "callgrind",
+                                   cores=placement.server)
+            return {"status": "ok", "result": inproc.run_inproc(plan).to_json(),
+                    "packages": installed}
         spec = ServerSpec(cell.server.name, target_app(cell.target.app, cell.target.app_dir),
                           app_dir=cell.target.app_dir, python=python,
                           workers=cell.server.workers, cpus=placement.server,
                           log_path=store.path / f"{stem}.server.log")
         result = run_served(spec, cell.target.name, workload, bench.profile(cell.scenario),
-                            placement)
+                            placement, sampling=SamplingPlan(store.path, stem) if profiled
+                            else None)
     except LoadgenError as exc:
         return {"status": "failed", "error": str(exc), "packages": installed}
     status = "interrupted" if result.interrupted else "ok"
@@ -75,9 +87,11 @@ def cell_json(bench: Bench, cell: Cell) -> dict[str, Any]:
 
 
 def run_bench(bench: Bench, store: RunStore, placement: Placement,
-              on_trial: TrialSink | None = None, first_round: int = 0) -> int:
+              on_trial: TrialSink | None = None, first_round: int = 0,
+              profiled: bool = False) -> int:
     """Run the matrix into `store`; returns the number of trials written. Rounds are numbered
-    from `first_round`, so more rounds can be added to a run that has some."""
+    from `first_round`, so more rounds can be added to a run that has some. `profiled`: py-spy
+    samples every trial's server (see run_trial)."""
     common = {"run_id": store.path.name, "machine": machine(), "toolkit": toolkit_commit(),
               "baseline": list(bench.baseline)}
     rounds = schedule(bench)
@@ -85,7 +99,7 @@ def run_bench(bench: Bench, store: RunStore, placement: Placement,
     for round_index, order in enumerate(rounds, first_round):
         for position, cell in enumerate(order):
             stem = f"r{round_index:02d}-p{position:02d}-{cell.name.replace('/', '_')}"
-            outcome = run_trial(bench, cell, placement, store, stem)
+            outcome = run_trial(bench, cell, placement, store, stem, profiled)
             document = {**common, "round": round_index, "position": position,
                         "cell": cell_json(bench, cell), **outcome}
             store.write_trial(document)

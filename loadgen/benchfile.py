@@ -17,11 +17,11 @@ and the baseline, read into frozen configuration.
     packages = ["starlette==0.37.2", "python-multipart==0.0.9"]   # optional: its own venv
 
     [[server]]
-    name = "uvicorn"
-    workers = 1
+    name = "uvicorn"       # or "inproc" / "callgrind": the app called in process, timed or
+    workers = 1            # counted in instructions (loadgen.inproc)
 
     [[scenario]]
-    name = "routing"
+    name = "routing"       # built in, or a file: NAME.py, relative to the bench file
     params = { routes = 100 }
     rate = 300             # optional: this scenario's own rate
 """
@@ -126,6 +126,12 @@ def _table(data: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
     return entries
 
 
+def _scenario_name(name: str, path: Path) -> str:
+    """A built-in scenario's name as it is; a scenario file's path relative to the bench file,
+    as app_dir is."""
+    return str((path.parent / name).resolve()) if name.endswith(".py") else name
+
+
 def load_bench(path: Path) -> Bench:
     """Read and check a bench file; any problem is one line naming the file."""
     try:
@@ -142,7 +148,7 @@ def load_bench(path: Path) -> Bench:
     servers = tuple(ServerEntry(str(e["name"]), int(e.get("workers", 1)))
                     for e in _table(data, "server", path))
     scenarios = labelled([
-        ScenarioEntry(str(e["name"]),
+        ScenarioEntry(_scenario_name(str(e["name"]), path),
                       tuple((str(k), str(v)) for k, v in e.get("params", {}).items()),
                       float(e["rate"]) if "rate" in e else None)
         for e in _table(data, "scenario", path)])

@@ -6,6 +6,7 @@ Every user error ends as one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -16,12 +17,13 @@ from typing import Any
 
 import click
 
-from loadgen import cpus, history, servers
+from loadgen import cpus, history, inproc, pyspy, servers
 from loadgen.bench import run_bench
 from loadgen.benchfile import ScenarioEntry, ServerEntry, labelled, load_bench
 from loadgen.bisect import Step
 from loadgen.bisect import bisect as run_bisect
 from loadgen.compare import compare, compare_runs, exit_code, markdown, metric, with_deltas
+from loadgen.envs import environment
 from loadgen.errors import LoadgenError
 from loadgen.history import HistoryPlan
 from loadgen.nightly import HARNESS_ERROR, load_nightly, run_nightly
@@ -29,10 +31,11 @@ from loadgen.points import Point, points, subject_name
 from loadgen.profile import LoadProfile, parse_duration, parse_stages
 from loadgen.report import build_history_report, build_report, latest_run
 from loadgen.request import parse_url
+from loadgen.result import write_atomically
 from loadgen.runner import Placement
 from loadgen.scenario import builtin_names, load_scenario
 from loadgen.store import RunStore
-from loadgen.summary import Progress, format_us, render
+from loadgen.summary import Progress, render, trial_figures
 from loadgen.trial import run_served, run_workload
 from loadgen.workload import ScenarioWorkload, UrlWorkload, Workload
 
@@ -102,11 +105,17 @@ def build_profile(connections: int, rate: float | None, stages: str | None, arri
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the result.")
 @click.option("--hlog", "hlog_path", type=click.Path(path_type=Path),
               help="Write per-second histograms in the HdrHistogram log format.")
+@click.option("--profile", "profiled", is_flag=True,
+              help="With --target: py-spy samples the server (every worker) in the measured "
+                   "window, on the server's cores, into NAME.flame.svg and "
+                   "NAME.speedscope.json beside --json and named after it, else in results/ "
+                   "as TARGET-SERVER.*. It perturbs the figures; the result says so.")
 def run(url: str | None, connections: int, rate: float | None, stages: str | None,
         arrival: str, duration: str | None, warmup: str, timeout: str, processes: int,
         cpu_list: str | None, seed: int, timer_slack: str, target: str | None, server: str,
         workers: int, scenario: str | None, params: tuple[str, ...], check_every: int,
-        variants: int, json_path: Path | None, hlog_path: Path | None) -> None:
+        variants: int, json_path: Path | None, hlog_path: Path | None,
+        profiled: bool) -> None:
     """Load URL (or a target loadgen starts) and report latency and throughput."""
     profile = build_profile(connections, rate, stages, arrival, duration, warmup, timeout,
                             processes, seed, timer_slack)
@@ -120,6 +129,8 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
     if target is None:
         if url is None:
             raise LoadgenError("give a URL to load, or --target to start one")
+        if profiled:
+            raise LoadgenError("--profile samples a server loadgen starts: give --target")
         endpoint, path = parse_url(url)
         workload = _workload(path, scenario, params, variants, seed)
         with _progress() as progress:
@@ -135,9 +146,14 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
             log_path=(json_path.with_suffix(".server.log") if json_path
                       else Path("results") / f"{target}-{server}.server.log"),
         )
+        executable = _pyspy() if profiled else None
+        folder, name = ((json_path.parent, json_path.stem) if json_path
+                        else (Path("results"), f"{target}-{server}"))
+        sampling = pyspy.SamplingPlan(folder, name, executable) if executable else None
         with _progress() as progress:
             result = run_served(spec, target, workload, profile,
-                                Placement(generator_cores, server_cores), progress, check_every)
+                                Placement(generator_cores, server_cores), progress, check_every,
+                                sampling)
     click.echo(render(result))
     if json_path is not None:
         result.write_json(json_path)
@@ -145,8 +161,23 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
     if hlog_path is not None:
         result.write_hlog(hlog_path)
         click.echo(f"wrote {hlog_path}")
+    if result.py_spy is not None and result.py_spy.problem is not None:
+        click.echo(f"loadgen: no profile: {result.py_spy.problem}", err=True)
+    elif result.py_spy is not None:
+        click.echo(f"wrote {result.py_spy.flamegraph} and {result.py_spy.speedscope} "
+                   f"({result.py_spy.samples:,} samples)")
     if result.interrupted:
         sys.exit(EXIT_INTERRUPTED)
+
+
+def _pyspy() -> str | None:
+    """py-spy, where it can sample; None, said in one line, where not (the run goes on)."""
+    executable = pyspy.find_pyspy()
+    problem = pyspy.unavailable(executable)
+    if problem is not None:
+        click.echo(f"loadgen: no profile: {problem}", err=True)
+        return None
+    return executable
 
 
 @contextmanager
@@ -207,6 +238,63 @@ def serve(target: str, server: str, port: int, workers: int) -> None:
             click.echo("stopping")
 
 
+@cli.command("inproc")
+@click.option("--target", required=True, help="The app NAME_app.py (in targets/ or --app-dir).")
+@click.option("--app-dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Where NAME_app.py lives, if not in targets/.")
+@click.option("--with", "packages", multiple=True, metavar="REQUIREMENT",
+              help="Build the target's environment with these (e.g. starlette==0.30.0); "
+                   "default: loadgen's own.")
+@click.option("--scenario", required=True, help="A built-in scenario or a file.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE")
+@click.option("--kind", "kinds", multiple=True,
+              help="Only this request kind of the scenario (again for more).")
+@click.option("--instructions", is_flag=True,
+              help="Count CPU instructions per request under callgrind, instead of timing.")
+@click.option("--counts", default="200,700", show_default=True,
+              help="With --instructions: the two numbers of calls whose difference is taken.")
+@click.option("--repeats", type=int, default=10, show_default=True,
+              help="Timed samples per request kind.")
+@click.option("--variants", type=int, default=16, show_default=True,
+              help="Pre-encoded variants of each scenario request.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the result.")
+@click.option("--profile", "profile_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Sample the timed driver with py-spy; write inproc.flame.svg and "
+                   "inproc.speedscope.json into this folder.")
+def inproc_command(target: str, app_dir: Path | None, packages: tuple[str, ...], scenario: str,
+                   params: tuple[str, ...], kinds: tuple[str, ...], instructions: bool,
+                   counts: str, repeats: int, variants: int, json_path: Path | None,
+                   profile_dir: Path | None) -> None:
+    """The framework's own cost per request kind: the scenario's requests called straight into
+    the target's ASGI app, no server and no sockets."""
+    try:
+        low, high = (int(c) for c in counts.split(","))
+    except ValueError:
+        raise LoadgenError(f"--counts takes two numbers, e.g. 200,700, not {counts!r}") from None
+    directory = (app_dir or servers.TARGETS_DIR).resolve()
+    python = environment(packages, "inproc") if packages else sys.executable
+    workload = _workload("/", scenario, params, variants, 0)
+    assert isinstance(workload, ScenarioWorkload)
+    server_cores, _ = cpus.split()
+    plan = inproc.plan_for(target, directory, python, workload, instructions=instructions,
+                           counts=(low, high), repeats=repeats, cores=server_cores,
+                           kinds=kinds, profile_dir=profile_dir)
+    click.echo(f"{workload.label} in process on {target} ({python}); "
+               + ("callgrind on every core, PYTHONHASHSEED=0" if instructions
+                  else f"driver on core(s) {cpus.format_cores(server_cores)}"))
+    result = inproc.run_inproc(plan)
+    click.echo(inproc.render(result))
+    if result.py_spy is not None:
+        if result.py_spy.problem:
+            click.echo(f"loadgen: no profile: {result.py_spy.problem}", err=True)
+        else:
+            click.echo(f"profile: {result.py_spy.flamegraph} and {result.py_spy.speedscope} "
+                       f"({result.py_spy.samples} samples)")
+    if json_path is not None:
+        write_atomically(json_path, json.dumps(result.to_json(), indent=1) + "\n")
+        click.echo(f"wrote {json_path}")
+
+
 @cli.command("servers")
 def list_servers() -> None:
     """List the servers loadgen can start, and whether each is installed."""
@@ -220,11 +308,17 @@ def list_servers() -> None:
 @click.argument("file", default="bench.toml", type=click.Path(path_type=Path))
 @click.option("--results", "results_dir", default="results", show_default=True,
               type=click.Path(path_type=Path), help="The results store's root.")
-def bench_command(file: Path, results_dir: Path) -> None:
+@click.option("--profile", "profiled", is_flag=True,
+              help="py-spy samples every trial's server in its measured window: "
+                   "TRIAL.flame.svg and TRIAL.speedscope.json in the run folder, linked from "
+                   "the report. It perturbs the figures; each trial says so.")
+def bench_command(file: Path, results_dir: Path, profiled: bool) -> None:
     """Run the bench file's matrix in interleaved rounds, then compare with the baseline."""
     bench = load_bench(file)
     server_cores, generator_cores = cpus.split()
     store = RunStore.new(results_dir)
+    profiled = profiled and _pyspy() is not None
+    told: set[str] = set()  # each reason a trial has no profile, said once
     cells = len(bench.cells())
     click.echo(f"bench {file}: {cells} cells x {bench.rounds} rounds, server on core(s) "
                f"{cpus.format_cores(server_cores)}, loadgen on "
@@ -232,17 +326,19 @@ def bench_command(file: Path, results_dir: Path) -> None:
 
     def progress(document: dict[str, Any], left_s: float) -> None:
         result = document.get("result")
-        figures = (f"{result['throughput_rps']:,.0f} req/s, p99 "
-                   f"{format_us(result['latency_us']['corrected']['p99'])}"
-                   f"{'' if result['valid'] else ', INVALID'}"
-                   f"{', GENERATOR-BOUND' if result['generator_bound'] else ''}" if result
+        figures = (trial_figures(result) if result
                    else f"FAILED: {document.get('error', '')[:120]}")
         click.echo(f"[round {document['round'] + 1}/{bench.rounds}, "
                    f"{document['position'] + 1}/{cells}] {document['cell']['name']}: "
                    f"{figures} (about {left_s / 60:.1f} min left)")
+        problem = ((result or {}).get("py_spy") or {}).get("problem")
+        if problem and problem not in told:
+            told.add(problem)
+            click.echo(f"loadgen: no profile: {problem}", err=True)
 
     try:
-        run_bench(bench, store, Placement(generator_cores, server_cores), progress)
+        run_bench(bench, store, Placement(generator_cores, server_cores), progress,
+                  profiled=profiled)
     except KeyboardInterrupt:
         click.echo(f"interrupted: the finished trials are in {store.path}", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -363,9 +459,7 @@ def _plan(subject: str, found: list[Point], target: str | None, app_dir: Path | 
 
 def _trial_line(document: dict[str, Any], left_s: float) -> None:
     result = document.get("result")
-    figures = (f"p50 {format_us(result['latency_us']['corrected']['p50'])}, "
-               f"{result['server_cpu_us_per_request'] or 0:.0f} µs CPU/request"
-               f"{'' if result['valid'] else ', INVALID'}" if result
+    figures = (trial_figures(result) if result
                else f"FAILED: {document.get('error', '')[:200]}")
     cell = document["cell"]
     click.echo(f"  round {document['round'] + 1} {cell['target'][:12]} {cell['scenario']}: "

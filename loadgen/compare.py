@@ -37,16 +37,22 @@ class Metric:
         return self.name if self.kind is None else f"{self.name} [{self.kind}]"
 
     def value(self, result: dict[str, Any]) -> float | None:
-        if self.kind is not None:
-            figures = result["kinds"].get(self.kind)
-            return float(figures["latency_us"]["corrected"][self.name]) or None \
-                if figures else None
-        if self.name == "throughput":
-            return float(result["throughput_rps"])
-        if self.name == "cpu_per_request":
-            value = result.get("server_cpu_us_per_request")
-            return float(value) if value else None
-        return float(result["latency_us"]["corrected"][self.name]) or None
+        """The figure in one trial's result; None where that kind of trial has none (an
+        in-process trial has no latency, a run over HTTP no instruction count)."""
+        figures = result if self.kind is None else result["kinds"].get(self.kind, {})
+        if self.name in PER_REQUEST:
+            value = figures.get(PER_REQUEST[self.name])
+        elif self.name == "throughput":
+            value = figures.get("throughput_rps")
+        else:
+            value = figures.get("latency_us", {}).get("corrected", {}).get(self.name)
+        return float(value) if value else None
+
+
+# The figures of a whole trial, or of one request kind in process, named in the result.
+PER_REQUEST = {"cpu_per_request": "server_cpu_us_per_request",
+               "instructions": "instructions_per_request",
+               "inproc_us": "us_per_request"}
 
 
 METRICS = (
@@ -55,6 +61,10 @@ METRICS = (
     Metric("p99", False, 0.10),
     Metric("p999", False, 0.10),
     Metric("cpu_per_request", False, 0.05),
+    # In process (loadgen inproc, or the inproc and callgrind servers of a bench): per request
+    # kind as well as over the mix. Instruction counts repeat exactly, so 1% is a real change.
+    Metric("instructions", False, 0.01),
+    Metric("inproc_us", False, 0.05),
 )
 
 REGRESSION, IMPROVEMENT, NO_CHANGE, INCONCLUSIVE = (
@@ -137,16 +147,17 @@ def _usable_by_cell(trials: Iterable[dict[str, Any]]) -> tuple[
 
 
 LATENCIES = ("p50", "p99", "p999")
+IN_PROCESS = ("instructions", "inproc_us")  # compared per request kind as well
 
 
 def metric(name: str, kind: str | None = None) -> Metric:
-    """The metric NAME with its default threshold, of one request kind (latencies only) or
-    of the whole run."""
+    """The metric NAME with its default threshold, of one request kind (latencies and the
+    in-process figures) or of the whole run."""
     found = next((m for m in METRICS if m.name == name), None)
     if found is None:
         raise LoadgenError(f"no metric {name!r}; the metrics are "
                            f"{', '.join(m.name for m in METRICS)}")
-    if kind is not None and name not in LATENCIES:
+    if kind is not None and name not in (*LATENCIES, *IN_PROCESS):
         raise LoadgenError(f"{name} is measured for the whole run, not per request kind")
     return replace(found, kind=kind)
 
@@ -158,14 +169,27 @@ def with_deltas(deltas: dict[str, float]) -> tuple[Metric, ...]:
     return tuple(replace(m, delta=deltas.get(m.name, m.delta)) for m in METRICS)
 
 
+def _per_kind(metrics: tuple[Metric, ...], kinds: Iterable[str]) -> list[Metric]:
+    """The metrics, each in-process one followed by its copy for every request kind."""
+    expanded = []
+    for one in metrics:
+        expanded.append(one)
+        if one.name in IN_PROCESS and one.kind is None:
+            expanded += [replace(one, kind=kind) for kind in kinds]
+    return expanded
+
+
 def _compare_pair(name: str, base: str, ours: Rounds, theirs: Rounds,
                   metrics: tuple[Metric, ...]) -> list[Comparison]:
     """`ours` against `theirs` round by round, for every metric that applies."""
     open_loop = any(bool(result["profile"]["stages"]) for result in theirs.values())
+    kinds = dict.fromkeys(kind for result in theirs.values() for kind in result["kinds"])
     comparisons = []
-    for metric in metrics:
+    for metric in _per_kind(metrics, kinds):
         if metric.name == "throughput" and open_loop:
             continue  # the schedule sets it: equal by construction
+        if not any(map(metric.value, [*ours.values(), *theirs.values()])):
+            continue  # a figure this kind of trial does not have
         ratios = []
         for r in sorted(set(ours) & set(theirs)):
             mine, other = metric.value(ours[r]), metric.value(theirs[r])

@@ -25,6 +25,9 @@ SERVER_PACKAGES = {
     "hypercorn": ("hypercorn", "uvloop"),
     "granian": ("granian", "uvloop"),
     "daphne": ("daphne",),
+    # The in-process driver: the target's packages alone.
+    "inproc": (),
+    "callgrind": (),
 }
 INSTALL_TIMEOUT_S = 600
 

@@ -25,6 +25,7 @@ from loadgen.bench import TrialSink, run_bench, series_json
 from loadgen.benchfile import Bench, Cell, ScenarioEntry, ServerEntry, TargetSpec
 from loadgen.changepoints import MIN_MAGNITUDE, change_points
 from loadgen.compare import (
+    IN_PROCESS,
     INCONCLUSIVE,
     LATENCIES,
     Comparison,
@@ -226,20 +227,21 @@ def _judged(chosen: Metric, results: Iterable[dict[str, Any]]) -> bool:
 
 def _metrics(results: list[dict[str, Any]]) -> list[Metric]:
     """The whole run's metrics (throughput only in closed loop, where the server sets it), then
-    each request kind's latencies."""
+    each request kind's latencies or in-process figures: those the results have."""
     closed = not any(r["profile"]["stages"] for r in results)
-    whole = [metric(name) for name in ("throughput", "p50", "p99", "cpu_per_request")
-             if name != "throughput" or closed]
+    whole = [metric(name) for name in ("throughput", "p50", "p99", "cpu_per_request",
+                                        *IN_PROCESS) if name != "throughput" or closed]
     kinds = dict.fromkeys(kind for r in results for kind in r["kinds"])
-    if len(kinds) < 2:
-        return whole
-    return whole + [metric(name, kind) for kind in kinds for name in LATENCIES[:2]]
+    per_kind = [metric(name, kind) for kind in kinds
+                for name in (*LATENCIES[:2], *IN_PROCESS)] if len(kinds) > 1 else []
+    return [m for m in whole + per_kind if any(m.value(r) for r in results)]
 
 
 def series(done: Iterable[dict[str, Any]], points: Sequence[Point],
            min_magnitude: float = MIN_MAGNITUDE) -> list[Series]:
     """Every metric's series over `points` (in their order), per scenario and server, with its
-    change points."""
+    change points: steps of at least `min_magnitude`, or the metric's δ where that is smaller
+    (1% for instruction counts, which repeat exactly)."""
     order = {p.key: i for i, p in enumerate(points)}
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for trial in filter(usable, done):
@@ -261,7 +263,8 @@ def series(done: Iterable[dict[str, Any]], points: Sequence[Point],
             judged = _judged(chosen, (r for rs in by_point.values() for r in rs))
             changes = tuple(
                 Change(levels[c.index - 1].point, levels[c.index].point, c.magnitude, c.p_value)
-                for c in (change_points([lv.values for lv in levels], min_magnitude)
+                for c in (change_points([lv.values for lv in levels],
+                                        min(min_magnitude, chosen.delta))
                           if judged else ()))
             found.append(Series(cell["scenario"], cell["server"], key, chosen, tuple(levels),
                                 changes, judged))

@@ -95,7 +95,8 @@ def forest(comparisons: Sequence[Comparison], title: str, path: Path) -> None:
                 continue
             ax.errorbar(c.ratio, i, xerr=[[c.ratio - c.low], [c.high - c.ratio]], fmt="o",
                         color=VERDICT_COLOURS.get(c.verdict, "tab:orange"), capsize=3)
-        ax.set_yticks(range(len(rows)), [c.cell for c in rows], fontsize=8)
+        ax.set_yticks(range(len(rows)), [c.cell + (f" [{c.metric.kind}]" if c.metric.kind else "")
+                                         for c in rows], fontsize=8)
         ax.invert_yaxis()
         # Ratios multiply: a log axis keeps 0.9 and 1.1 apart even beside a cell at 50x.
         ax.set_xscale("log")

@@ -7,10 +7,11 @@ from __future__ import annotations
 import html
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from hdrh.histogram import HdrHistogram
 
@@ -46,27 +47,37 @@ def _kind_histograms(trials: list[dict[str, Any]]) -> dict[str, dict[str, HdrHis
     kinds: dict[str, dict[str, HdrHistogram]] = defaultdict(dict)
     for trial in filter(usable, trials):
         for kind, figures in trial["result"]["kinds"].items():
+            if "histograms" not in figures:
+                continue  # in process: no latencies
             merged = kinds[kind].setdefault(trial["cell"]["name"], histogram.new_histogram())
             merged.add(HdrHistogram.decode(figures["histograms"]["corrected"]))
     return {k: dict(sorted(v.items())) for k, v in kinds.items()}
 
 
+# What the spread panels show of a result, by title; the figures a result lacks are left out.
+SPREAD: dict[str, Callable[[dict[str, Any]], float | None]] = {
+    "throughput (req/s)": lambda r: r.get("throughput_rps"),
+    "p99 (ms, corrected)":
+        lambda r: r["latency_us"]["corrected"]["p99"] / 1000 if "latency_us" in r else None,
+    "server CPU µs per request": lambda r: r.get("server_cpu_us_per_request"),
+    "instructions per request (in process)": lambda r: r.get("instructions_per_request"),
+    "µs per request (in process)": lambda r: r.get("us_per_request"),
+}
+
+
 def _spread(trials: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
     closed = not any(t["result"]["profile"]["stages"] for t in filter(usable, trials))
-    first = "throughput (req/s)" if closed else "p99 (ms, corrected)"
-    values: dict[str, dict[str, list[float]]] = {first: {}, "server CPU µs per request": {}}
+    shown = [title for title in SPREAD
+             if title != ("p99 (ms, corrected)" if closed else "throughput (req/s)")]
+    values: dict[str, dict[str, list[float]]] = {title: {} for title in shown}
     for trial in sorted(trials, key=lambda t: t["cell"]["name"]):
-        cell = trial["cell"]["name"]
-        for metric in values:
-            values[metric].setdefault(cell, [])
-        if not usable(trial):
-            continue
-        result = trial["result"]
-        values[first][cell].append(result["throughput_rps"] if closed
-                                   else result["latency_us"]["corrected"]["p99"] / 1000)
-        if result["server_cpu_us_per_request"]:
-            values["server CPU µs per request"][cell].append(result["server_cpu_us_per_request"])
-    return values
+        for title in shown:
+            values[title].setdefault(trial["cell"]["name"], [])
+            value = SPREAD[title](trial["result"]) if usable(trial) else None
+            if value:
+                values[title][trial["cell"]["name"]].append(value)
+    return {title: cells for title, cells in values.items()
+            if any(cells.values())}
 
 
 def _timeline(trial: dict[str, Any], title: str, path: Path) -> None:
@@ -92,6 +103,26 @@ def _figure(name: str, alt: str) -> str:
     return f'<figure><img src="{name}" alt="{html.escape(alt)}"></figure>'
 
 
+def _profiles(trials: list[dict[str, Any]]) -> str:
+    """Links to each profiled trial's py-spy files, which lie in the run folder."""
+    profiled = sorted((t for t in trials if (t.get("result") or {}).get("profiled")),
+                      key=lambda t: (t["cell"]["name"], t["round"]))
+    if not profiled:
+        return ""
+    items = []
+    for trial in profiled:
+        py_spy = trial["result"]["py_spy"]
+        links = ", ".join(f'<a href="../{quote(Path(py_spy[key]).name)}">{label}</a>'
+                          for key, label in (("flamegraph", "flame graph"),
+                                             ("speedscope", "speedscope profile")))
+        items.append(f"<li>{html.escape(trial['cell']['name'])}, round {trial['round'] + 1}: "
+                     f"{links} ({py_spy['samples']:,} samples)</li>")
+    return ("<h2>Profiles</h2>\n<p>py-spy sampled the server in these trials' measured "
+            "windows, on the server's cores: their figures bear its cost. A speedscope profile "
+            'opens in <a href="https://www.speedscope.app/">speedscope</a>.</p>\n'
+            f"<ul>{''.join(items)}</ul>\n")
+
+
 def build_report(run: Path) -> Path:
     """Write RUN/report/index.html (and its figures) and RUN/summary.md; return the page."""
     trials = RunStore(run).trials()
@@ -112,15 +143,18 @@ def build_report(run: Path) -> Path:
             plots.latency_by_percentile(kinds, f"{scenario}: latency by percentile",
                                         out / f"{slug}-latency.png")
             parts.append(_figure(f"{slug}-latency.png", f"{scenario} latency by percentile"))
-        plots.spread(_spread(group), f"{scenario}: every round", out / f"{slug}-spread.png")
-        parts.append(_figure(f"{slug}-spread.png", f"{scenario} spread over rounds"))
+        spread = _spread(group)
+        if spread:
+            plots.spread(spread, f"{scenario}: every round", out / f"{slug}-spread.png")
+            parts.append(_figure(f"{slug}-spread.png", f"{scenario} spread over rounds"))
         mine = [c for c in comparisons if c.cell.split("/")[2] == scenario]
         if mine:
             plots.forest(mine, f"{scenario}: ratio to {baseline[0]}/{baseline[1]}, 95% CI",
                          out / f"{slug}-forest.png")
             parts.append(_figure(f"{slug}-forest.png", f"{scenario} ratios to the baseline"))
         first = next((t for t in sorted(group, key=lambda t: t["round"]) if usable(t)
-                      and (t["cell"]["target"], t["cell"]["server"]) == baseline), None)
+                      and (t["cell"]["target"], t["cell"]["server"]) == baseline
+                      and "series" in t["result"]), None)
         if first is not None:
             _timeline(first, f"{first['cell']['name']}, round {first['round'] + 1}",
                       out / f"{slug}-timeline.png")
@@ -166,7 +200,7 @@ img {{ max-width: 100%; }}
 {''.join(f'<p>{html.escape(c)}: {n} trial(s) left out (failed, invalid or generator-bound)</p>'
          for c, n in sorted(left_out.items()))}
 {''.join(sections)}
-<h2>Environment</h2>
+{_profiles(trials)}<h2>Environment</h2>
 {environment}
 <h3>Package versions of each cell's environment</h3>
 {versions}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any, TextIO
 
 from hdrh.histogram import HdrHistogram
 
@@ -98,6 +98,10 @@ def render(result: RunResult) -> str:
         per_request = f"{cpu:,.1f} µs CPU per request" if cpu is not None else "CPU unknown"
         lines.append(f"server       {result.server.name}, {result.server.workers} worker(s): "
                      f"{per_request}, RSS max {result.server.rss_mb_max:,.0f} MB")
+    if result.profiled and result.py_spy is not None:
+        lines.append(f"profiled     py-spy sampled the server in the window on core(s) "
+                     f"{format_cores(result.py_spy.cores)}: {result.py_spy.samples:,} samples; "
+                     f"the figures above bear its cost")
     return "\n".join(lines)
 
 
@@ -123,3 +127,18 @@ class Progress:
         if self.seconds:
             self.out.write("\r" + " " * 60 + "\r")
             self.out.flush()
+
+
+def trial_figures(result: dict[str, Any]) -> str:
+    """A stored trial's result in a few words, for a progress line: over HTTP its throughput,
+    p50, p99 and server CPU; in process its figure over the mix."""
+    if "instructions_per_request" in result:
+        return f"{result['instructions_per_request'] or 0:,.0f} instructions/request (mix)"
+    if "us_per_request" in result:
+        return f"{result['us_per_request'] or 0:.2f} µs/request in process (mix)"
+    corrected = result["latency_us"]["corrected"]
+    return (f"{result['throughput_rps']:,.0f} req/s, p50 {format_us(corrected['p50'])}, "
+            f"p99 {format_us(corrected['p99'])}, "
+            f"{result['server_cpu_us_per_request'] or 0:.0f} µs CPU/request"
+            f"{'' if result['valid'] else ', INVALID'}"
+            f"{', GENERATOR-BOUND' if result['generator_bound'] else ''}")

@@ -26,7 +26,7 @@ from loadgen.compare import (
 )
 from loadgen.errors import LoadgenError
 
-THROUGHPUT, P50, _, _, CPU = METRICS
+THROUGHPUT, P50, _, _, CPU, *_ = METRICS
 
 
 def trial(target: str, round_: int, cpu: float, rps: float = 1000.0, valid: bool = True,
@@ -39,7 +39,7 @@ def trial(target: str, round_: int, cpu: float, rps: float = 1000.0, valid: bool
         "result": {"throughput_rps": rps, "valid": valid, "generator_bound": False,
                    "profile": {"stages": []},
                    "server_cpu_us_per_request": cpu,
-                   "latency_us": {"corrected": latency}},
+                   "latency_us": {"corrected": latency}, "kinds": {}},
     }
 
 

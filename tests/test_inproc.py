@@ -1,0 +1,158 @@
+"""The in-process driver: the same answers as a real server, instruction counts that repeat to the
+instruction, a heavier route that counts more while the others do not move, and the verdicts
+compare gives on them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from loadgen import history, inproc
+from loadgen.bench import run_bench
+from loadgen.benchfile import load_bench
+from loadgen.compare import NO_CHANGE, REGRESSION, compare, gate_code, metric
+from loadgen.errors import LoadgenError
+from loadgen.points import Point
+from loadgen.request import Endpoint
+from loadgen.runner import Placement
+from loadgen.scenario import load_scenario
+from loadgen.servers import TARGETS_DIR, ServerSpec, running_server, target_app
+from loadgen.store import RunStore
+from loadgen.variants import build_variants
+from loadgen.workload import ScenarioWorkload
+
+from .conftest import APPS_DIR, GENERATOR_CORES, SERVER_CORES
+from .test_cli import loadgen
+
+ROUTER = str(APPS_DIR / "router_scenario.py")
+
+
+def workload(scenario: str, **params: str) -> ScenarioWorkload:
+    chosen = load_scenario(scenario)
+    return ScenarioWorkload(chosen, chosen.resolve(params), variants=4)
+
+
+@pytest.mark.parametrize("target", ["raw", "starlette", "fastapi"])
+@pytest.mark.parametrize(("scenario", "params"), [
+    ("plaintext", {}), ("json", {}), ("routing", {"routes": "20"}), ("multipart", {}),
+    ("rest_mix", {}),
+])
+def test_in_process_answers_are_the_servers(target: str, scenario: str,
+                                            params: dict[str, str]) -> None:
+    chosen = workload(scenario, **params)
+    plan = inproc.plan_for(target, TARGETS_DIR, sys.executable, chosen)
+    answers = inproc.first_answers(plan)
+    spec = ServerSpec("uvicorn", target_app(target), cpus=SERVER_CORES,
+                      env=chosen.target_env)
+    with running_server(spec) as server, httpx.Client() as client:
+        endpoint = Endpoint(server.endpoint.host, server.endpoint.port)
+        requests = chosen.scenario.requests(chosen.values)
+        over_http = [v for group in build_variants(endpoint, requests, chosen.variants,
+                                                   chosen.seed) for v in group]
+        assert len(over_http) == len(answers)
+        for sent, (variant, status, body) in zip(over_http, answers, strict=True):
+            response = client.send(sent.request)
+            assert (variant.name, status, body) == (sent.name, response.status_code,
+                                                   response.content)
+
+
+def test_a_wrong_answer_fails_the_run() -> None:
+    # The raw target has no route /a: the check the scenario makes fails, as over HTTP.
+    plan = inproc.plan_for("raw", TARGETS_DIR, sys.executable, workload(ROUTER))
+    with pytest.raises(LoadgenError, match=r"in process: request '/a' \(GET /a\): status 404"):
+        inproc.run_inproc(plan)
+
+
+def test_timed_figures_per_kind(tmp_path: Path) -> None:
+    out = tmp_path / "plain.json"
+    done = loadgen("inproc", "--target", "raw", "--scenario", "plaintext", "--repeats", "3",
+                   "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "driver on core(s)" in done.stdout
+    figures = json.loads(out.read_text())["kinds"]["plaintext"]
+    assert figures["us_per_request"] > 0 and len(figures["samples_us"]) == 3
+    assert figures["loops"] >= 1
+
+
+def test_a_profile_names_the_apps_function(tmp_path: Path) -> None:
+    done = loadgen("inproc", "--target", "work", "--app-dir", str(APPS_DIR), "--scenario",
+                   ROUTER, "--repeats", "3", "--profile", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "profile: " in done.stdout
+    assert "squares" in (tmp_path / "inproc.speedscope.json").read_text()
+    assert "squares" in (tmp_path / "inproc.flame.svg").read_text()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--kind", "nope"], "the scenario has no request kind 'nope'; it has: plaintext"),
+    (["--instructions", "--counts", "700,200"], "--counts needs two counts, the first smaller"),
+    (["--counts", "many"], "--counts takes two numbers, e.g. 200,700, not 'many'"),
+    (["--repeats", "1"], "--repeats must be at least 2"),
+])
+def test_bad_inproc_options_are_one_line(args: list[str], message: str) -> None:
+    done = loadgen("inproc", "--target", "raw", "--scenario", "plaintext", *args)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"loadgen: error: {message}"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------- instruction counts
+
+ONE_PERCENT = Path(__file__).parent.parent / "benchmarks" / "one_percent.toml"
+
+
+@pytest.fixture(scope="module")
+def counted(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
+    """Two targets under callgrind, two rounds: heavier_app.py does 1% more work on /b."""
+    store = RunStore.new(tmp_path_factory.mktemp("callgrind") / "results")
+    run_bench(load_bench(ONE_PERCENT), store, Placement(GENERATOR_CORES, SERVER_CORES))
+    return store
+
+
+def per_kind(store: RunStore, target: str) -> list[dict[str, float]]:
+    """Per round, each kind's instructions per request."""
+    trials = sorted((t for t in store.trials() if t["cell"]["target"] == target),
+                    key=lambda t: t["round"])
+    assert [t["status"] for t in trials] == ["ok", "ok"], trials[0].get("error")
+    return [{kind: figures["instructions_per_request"]
+             for kind, figures in t["result"]["kinds"].items()} for t in trials]
+
+
+def test_instruction_counts_repeat_to_the_instruction(counted: RunStore) -> None:
+    for target in ("work", "heavier"):
+        first, second = per_kind(counted, target)
+        assert first == second
+
+
+def test_the_heavier_route_counts_more_and_the_others_the_same(counted: RunStore) -> None:
+    work, heavier = per_kind(counted, "work")[0], per_kind(counted, "heavier")[0]
+    assert heavier["/b"] > work["/b"] * 1.01
+    assert heavier["/a"] == work["/a"] and heavier["/c"] == work["/c"]
+
+
+def test_compare_calls_the_heavier_route_a_regression_and_nothing_else(
+        counted: RunStore) -> None:
+    comparisons, _ = compare(counted.trials(), ("work", "callgrind"))
+    verdicts = {c.metric.label: c.verdict for c in comparisons}
+    # Over the mix of three routes the step is a third as large: inside ±1%.
+    assert verdicts == {"instructions": NO_CHANGE, "instructions [/a]": NO_CHANGE,
+                        "instructions [/b]": REGRESSION, "instructions [/c]": NO_CHANGE}
+    assert metric("instructions").delta == 0.01
+
+
+def test_instructions_are_a_history_and_gate_metric(counted: RunStore) -> None:
+    # The two targets as two points of a history: the step on /b is found at 1%, the metric's
+    # own threshold, below the 5% that wall-clock figures need.
+    axis = [Point("version", name, name, name) for name in ("work", "heavier")]
+    found = {s.metric.label: s for s in history.series(counted.trials(), axis)}
+    assert {"instructions", "instructions [/a]", "instructions [/b]"} <= set(found)
+    assert "p50" not in found  # in process there are no latencies
+    assert [round(c.magnitude, 3) for c in found["instructions [/b]"].changes] == [0.012]
+    assert found["instructions [/a]"].changes == ()
+    comparisons, _ = compare(counted.trials(), ("work", "callgrind"),
+                             (metric("instructions", "/b"),))
+    assert gate_code(comparisons) == 1
