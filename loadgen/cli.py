@@ -13,23 +13,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from loadgen import cpus, history, inproc, pyspy, servers
+from loadgen import cpus, inproc, pyspy, servers
 from loadgen.bench import run_bench
 from loadgen.benchfile import ScenarioEntry, ServerEntry, labelled, load_bench
-from loadgen.bisect import Step
-from loadgen.bisect import bisect as run_bisect
 from loadgen.compare import compare, compare_runs, exit_code, markdown, metric, with_deltas
 from loadgen.envs import environment
 from loadgen.errors import LoadgenError
-from loadgen.history import HistoryPlan
-from loadgen.nightly import HARNESS_ERROR, load_nightly, run_nightly
-from loadgen.points import Point, points, subject_name
 from loadgen.profile import LoadProfile, parse_duration, parse_stages
-from loadgen.report import build_history_report, build_report, latest_run
 from loadgen.request import parse_url
 from loadgen.result import write_atomically
 from loadgen.runner import Placement
@@ -38,6 +32,14 @@ from loadgen.store import RunStore
 from loadgen.summary import Progress, render, trial_figures
 from loadgen.trial import run_served, run_workload
 from loadgen.workload import ScenarioWorkload, UrlWorkload, Workload
+
+if TYPE_CHECKING:
+    from loadgen.bisect import Step
+    from loadgen.history import HistoryPlan
+    from loadgen.points import Point
+
+# History, bisect, nightly and the reports are imported by the commands that use them: they bring
+# scipy and matplotlib, over two seconds of start-up that `loadgen run` has no use for.
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # the shell's code for SIGINT; the results were written all the same
@@ -314,6 +316,7 @@ def list_servers() -> None:
                    "the report. It perturbs the figures; each trial says so.")
 def bench_command(file: Path, results_dir: Path, profiled: bool) -> None:
     """Run the bench file's matrix in interleaved rounds, then compare with the baseline."""
+    from loadgen.report import build_report
     bench = load_bench(file)
     server_cores, generator_cores = cpus.split()
     store = RunStore.new(results_dir)
@@ -353,6 +356,7 @@ def bench_command(file: Path, results_dir: Path, profiled: bool) -> None:
                 type=click.Path(path_type=Path, exists=True, file_okay=False))
 def report_command(run_dir: Path | None) -> None:
     """Rebuild RUN_DIR's HTML report (default: the latest run) from its stored trials."""
+    from loadgen.report import build_report, latest_run
     click.echo(build_report(run_dir or latest_run()))
 
 
@@ -433,6 +437,8 @@ def _plan(subject: str, found: list[Point], target: str | None, app_dir: Path | 
           params: tuple[str, ...], rate: float, connections: int, duration: str, warmup: str,
           rounds: int) -> HistoryPlan:
     """A history plan from the shared options; --param values given as a list are swept."""
+    from loadgen.history import HistoryPlan
+    from loadgen.points import subject_name
     swept: dict[str, list[str]] = {}
     for param in params:
         name, sep, values = param.partition("=")
@@ -485,6 +491,9 @@ def history_command(subject: str, series_text: str | None, every: int, min_chang
     versions: starlette==0.30.0..1.10.0 (every release from one to the other) or
     starlette==0.30.0,0.37.2. Points measured before (same server, scenario and load) are
     not measured again."""
+    from loadgen import history
+    from loadgen.points import points
+    from loadgen.report import build_history_report
     found = points(subject, series_text, every)
     plan = _plan(subject, found, **options)
     home = history.folder(subject, results_dir)
@@ -544,6 +553,9 @@ def bisect_command(repository: str, good: str, bad: str, metric_name: str, kind:
     """Find the first commit between GOOD and BAD that regressed METRIC, each step an
     interleaved A/B against GOOD. Exit 0 with the commit named, 2 when a step stays
     inconclusive."""
+    from loadgen import history
+    from loadgen.bisect import bisect as run_bisect
+    from loadgen.points import points
     chosen = metric(metric_name, kind)
     if delta is not None:
         chosen = replace(chosen, delta=delta)
@@ -588,6 +600,7 @@ def nightly_command(file: Path, repository: str | None, against: str | None,
 
     Exit code 0: no regression (the commit is accepted); 1: a confirmed regression; 2:
     inconclusive; 3: a harness error (nothing could be judged)."""
+    from loadgen.nightly import HARNESS_ERROR, load_nightly, run_nightly
     server_cores, generator_cores = cpus.split()
     try:
         config = load_nightly(file, repository)

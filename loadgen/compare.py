@@ -18,8 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from scipy.stats import t as student_t
-
 from loadgen.errors import LoadgenError
 
 BOOTSTRAP_SAMPLES = 4000
@@ -89,6 +87,9 @@ def bootstrap_interval(ratios: list[float], seed: int = 0) -> tuple[float, float
     of the mean log ratio. The percentile bootstrap alone is far too narrow with few rounds (at
     three it is about [min, max], and an A/A comparison was seen to call a 5% regression); the
     t interval alone trusts normality the bootstrap does not need."""
+    # Imported here: scipy takes a second to import, which `loadgen run` has no use for.
+    from scipy.stats import t as student_t
+
     logs = [math.log(r) for r in ratios]
     if len(logs) < 2:
         return ratios[0], ratios[0], ratios[0]  # one value: no interval to speak of
