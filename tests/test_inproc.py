@@ -131,7 +131,11 @@ def test_instruction_counts_repeat_to_the_instruction(counted: RunStore) -> None
 def test_the_heavier_route_counts_more_and_the_others_the_same(counted: RunStore) -> None:
     work, heavier = per_kind(counted, "work")[0], per_kind(counted, "heavier")[0]
     assert heavier["/b"] > work["/b"] * 1.01
-    assert heavier["/a"] == work["/a"] and heavier["/c"] == work["/c"]
+    # Two different programs, not two runs of one: the module names and file paths differ, and
+    # on the CI runner /a moved by 6 instructions of 302,241 (string hashing and copies of
+    # names of another length). "The same" is within 0.01%, a hundredth of the 1% change.
+    for kind in ("/a", "/c"):
+        assert heavier[kind] == pytest.approx(work[kind], rel=1e-4)
 
 
 def test_compare_calls_the_heavier_route_a_regression_and_nothing_else(
