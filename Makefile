@@ -12,7 +12,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[servers,targets,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[servers,targets,dev,cluster]'
 	touch $(STAMP)
 
 # Instruction counts (loadgen inproc --instructions, the callgrind server, their tests) run

@@ -88,6 +88,9 @@ def build_profile(connections: int, rate: float | None, stages: str | None, arri
 @click.option("-p", "--processes", type=int, default=1, show_default=True,
               help="Worker processes, each on its own core.")
 @click.option("--cpus", "cpu_list", help="Cores for the generator, e.g. 1 or 2-3.")
+@click.option("--cluster", metavar="tcp://HOST:8786",
+              help="Run the --processes generator processes on this Dask scheduler's workers "
+                   "(pip install 'loadgen[cluster]').")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for Poisson arrivals.")
 @click.option("--timer-slack", default="100us", show_default=True,
               help="Open loop: least time between wake-ups; requests may be this late so "
@@ -114,7 +117,8 @@ def build_profile(connections: int, rate: float | None, stages: str | None, arri
                    "as TARGET-SERVER.*. It perturbs the figures; the result says so.")
 def run(url: str | None, connections: int, rate: float | None, stages: str | None,
         arrival: str, duration: str | None, warmup: str, timeout: str, processes: int,
-        cpu_list: str | None, seed: int, timer_slack: str, target: str | None, server: str,
+        cpu_list: str | None, cluster: str | None, seed: int, timer_slack: str,
+        target: str | None, server: str,
         workers: int, scenario: str | None, params: tuple[str, ...], check_every: int,
         variants: int, json_path: Path | None, hlog_path: Path | None,
         profiled: bool) -> None:
@@ -136,7 +140,8 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
         endpoint, path = parse_url(url)
         workload = _workload(path, scenario, params, variants, seed)
         with _progress() as progress:
-            result = run_workload(endpoint, workload, profile, Placement(generator_cores),
+            result = run_workload(endpoint, workload, profile,
+                                  Placement(generator_cores, cluster=cluster),
                                   progress, check_every=check_every)
     else:
         path = url or "/plaintext"
@@ -154,7 +159,8 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
         sampling = pyspy.SamplingPlan(folder, name, executable) if executable else None
         with _progress() as progress:
             result = run_served(spec, target, workload, profile,
-                                Placement(generator_cores, server_cores), progress, check_every,
+                                Placement(generator_cores, server_cores, cluster), progress,
+                                check_every,
                                 sampling)
     click.echo(render(result))
     if json_path is not None:

@@ -83,6 +83,7 @@ class WorkerResult:
     cpu_fraction: float  # CPU time over wall time, from the window's start to the drain's end
     interrupted: bool
     cpus: tuple[int, ...] = field(default=())
+    where: str = ""  # the Dask worker that ran it, on a cluster
 
 
 StartGate = Callable[[], Awaitable[float]]

@@ -33,10 +33,13 @@ CPU_CEILING = 0.95
 
 @dataclass(frozen=True)
 class MissingWorker:
-    """A worker process that ended without a result (its share of the load is missing)."""
+    """A worker that ended without a result (its share of the load is missing): a local
+    process, or a task on a cluster's worker `where`."""
 
     index: int
     exitcode: int | None
+    where: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -287,6 +290,8 @@ class RunResult:
                 "unsent": sum(w.unsent for w in self.workers),
                 "reconnects": sum(w.reconnects for w in self.workers),
                 "flows_completed": sum(w.flows for w in self.workers),
+                # Each worker's own figures, so that an overloaded one shows.
+                "workers": [_worker_json(w) for w in self.workers],
             },
             "server_cpus": list(self.server_cpus) if self.server_cpus is not None else None,
             "server_cpu_us_per_request": _rounded(self.server_cpu_us_per_request),
@@ -338,3 +343,13 @@ def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def _worker_json(worker: WorkerResult) -> dict[str, Any]:
+    requests = int(histogram.merge(k.corrected for k in worker.kinds.values())
+                   .get_total_count())
+    lag = histogram.merge(k.send_lag for k in worker.kinds.values())
+    return {"index": worker.share.index, "where": worker.where, "requests": requests,
+            "throughput_rps": round(requests / worker.measured_s, 3) if worker.measured_s
+            else 0.0, "send_lag_p99_us": int(lag.get_value_at_percentile(99.0)),
+            "cpu_fraction": round(worker.cpu_fraction, 4), "cpus": list(worker.cpus)}

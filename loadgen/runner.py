@@ -20,6 +20,7 @@ from typing import Any
 
 import uvloop
 
+from loadgen.cluster import run_on_cluster
 from loadgen.cpus import pinned
 from loadgen.engine import Interval, IntervalSink, Worker, WorkerPlan, WorkerResult
 from loadgen.errors import LoadgenError
@@ -37,10 +38,12 @@ StartSink = Callable[[float], None]  # told the agreed start instant (seconds si
 
 @dataclass(frozen=True)
 class Placement:
-    """The cores the generator runs on, and the server's if loadgen started it."""
+    """The cores the generator runs on, and the server's if loadgen started it; or the Dask
+    scheduler whose workers run the generator's processes instead (loadgen.cluster)."""
 
     generator: tuple[int, ...]
     server: tuple[int, ...] | None = None
+    cluster: str | None = None
 
 
 def plans(endpoint: Endpoint, templates: tuple[RequestTemplate, ...], profile: LoadProfile,
@@ -75,7 +78,9 @@ def run_load(
     `on_start` is told the instant the workers start (the warm-up's start), once connected."""
     worker_plans = plans(endpoint, templates, profile, mix, check_every, flow)
     missing: list[MissingWorker] = []
-    if len(worker_plans) == 1:
+    if placement.cluster is not None:
+        results, missing = run_on_cluster(placement.cluster, worker_plans, on_start)
+    elif len(worker_plans) == 1:
         results = [_run_here(worker_plans[0], placement.generator, on_interval, on_start)]
     else:
         results, missing = _run_processes(worker_plans, placement.generator, on_interval,

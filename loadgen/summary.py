@@ -60,7 +60,10 @@ def render(result: RunResult) -> str:
     lines = [f"loadgen run {result.target}", f"  {profile.describe()}"]
     server = (format_cores(result.server_cpus) if result.server_cpus is not None
               else "not started by loadgen")
-    lines.append(f"  cores: generator {format_cores(result.generator_cpus)}, server {server}")
+    on_cluster = any(w.where for w in result.workers) or any(m.where for m in result.missing)
+    generator = (f"{len(result.workers) + len(result.missing)} worker(s) on a Dask cluster"
+                 if on_cluster else format_cores(result.generator_cpus))
+    lines.append(f"  cores: generator {generator}, server {server}")
     shared = set(result.server_cpus or ()) & set(result.generator_cpus)
     if shared:
         lines.append(f"  WARNING: generator and server share core(s) "
@@ -68,8 +71,15 @@ def render(result: RunResult) -> str:
     if result.interrupted:
         lines.append("  INTERRUPTED: the run was stopped early; figures cover what was measured")
     for missing in result.missing:
-        lines.append(f"  PARTIAL: worker {missing.index} ended without a result "
-                     f"(exit code {missing.exitcode}); its share of the load is missing")
+        where = (f"on {missing.where} ({missing.reason})" if missing.where
+                 else f"(exit code {missing.exitcode})")
+        lines.append(f"  PARTIAL: worker {missing.index} ended without a result {where}; "
+                     f"its share of the load is missing")
+    for figures in (result.to_json()["generator"]["workers"] if on_cluster else ()):
+        lines.append(f"  worker {figures['index']} on {figures['where']}: "
+                     f"{figures['throughput_rps']:,.0f} req/s, send lag p99 "
+                     f"{format_us(figures['send_lag_p99_us'])}, CPU "
+                     f"{figures['cpu_fraction']:.0%} of its core")
     lines.append("")
     rate = f"{result.throughput_rps:,.0f} req/s"
     if check.intended_rps is not None:

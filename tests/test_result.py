@@ -7,6 +7,7 @@ from loadgen.engine import WorkerResult
 from loadgen.profile import LoadProfile
 from loadgen.recording import KindResult
 from loadgen.result import MissingWorker, RunResult
+from loadgen.schedule import Share
 
 
 def encoded(values: list[int]) -> str:
@@ -23,7 +24,7 @@ def worker(index: int, *, requests: int = 1000, sent: int = 1000, intended: int 
                       send_lag=encoded([100] * requests), status=status or {200: requests},
                       errors=errors or {}, checked=10, failures=failures or {})
     return WorkerResult(
-        share=None, start_epoch_s=0.0, measured_s=1.0, kinds={"GET /": kind},  # type: ignore[arg-type]
+        share=Share(index, 2), start_epoch_s=0.0, measured_s=1.0, kinds={"GET /": kind},
         intervals=[], errors=errors or {}, intended=intended, sent=sent, unsent=0,
         waited=waited, reconnects=0, flows=0, generator_lag=encoded([gen_lag_us] * sent),
         cpu_fraction=cpu,
@@ -76,7 +77,17 @@ def test_a_generator_at_full_cpu_is_the_limit() -> None:
 def test_a_missing_worker_makes_the_run_partial() -> None:
     result = RunResult("t", OPEN, [worker(0)], (1,), missing=[MissingWorker(1, -9)])
     assert result.partial
-    assert result.to_json()["missing_workers"] == [{"index": 1, "exitcode": -9}]
+    assert result.to_json()["missing_workers"] == [
+        {"index": 1, "exitcode": -9, "where": "", "reason": ""}]
+
+
+def test_each_workers_own_figures_are_in_the_json() -> None:
+    result = RunResult("t", OPEN, [worker(0, cpu=0.5), worker(1, requests=500, sent=500)],
+                       (1,))
+    figures = result.to_json()["generator"]["workers"]
+    assert [(w["index"], w["requests"], w["throughput_rps"], w["send_lag_p99_us"],
+             w["cpu_fraction"]) for w in figures] == [(0, 1000, 1000.0, 100, 0.5),
+                                                       (1, 500, 500.0, 100, 0.2)]
 
 
 def test_validity_reasons() -> None:
