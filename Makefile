@@ -43,13 +43,15 @@ bench: $(STAMP)
 nightly: $(STAMP)
 	$(BIN)/loadgen nightly bench.toml $(if $(REPO),--repository $(REPO))
 
-# The toolkit's own performance: loadgen against wrk on nginx, and memory over run length.
+# The toolkit's own performance: loadgen against wrk on nginx, memory over run length, the
+# servers table, the A/A check, and the load from a Dask cluster against the local runner.
 perf: $(STAMP)
 	$(BIN)/python benchmarks/engine_vs_wrk.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/servers.py
 	$(BIN)/python benchmarks/aa.py
 	$(BIN)/python benchmarks/changepoints.py
+	$(BIN)/python benchmarks/cluster_vs_local.py
 
 clean:
 	rm -rf $(VENV) results/*.json results/*.hlog results/*.log
