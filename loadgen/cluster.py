@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
 import uuid
@@ -71,7 +72,9 @@ def run_task(plan: WorkerPlan, start_at: float, stop_event: str) -> WorkerResult
     watcher.start()
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(Worker(plan, should_stop=stopped.is_set).run(gate))
+            result = runner.run(Worker(plan, should_stop=stopped.is_set).run(gate))
+        # The cores the Dask worker may use: all of its machine's, unless it was pinned.
+        return replace(result, cpus=tuple(sorted(os.sched_getaffinity(0))))
     finally:
         finished.set()
         watcher.join()

@@ -85,8 +85,10 @@ def run_load(
     else:
         results, missing = _run_processes(worker_plans, placement.generator, on_interval,
                                           on_start)
+    # On a cluster this machine's cores run no load; each worker's cores are in its result.
+    generator = () if placement.cluster is not None else placement.generator
     return RunResult(target or f"http://{endpoint.authority}", profile, results,
-                     placement.generator, placement.server, missing,
+                     generator, placement.server, missing,
                      expected_status={t.kind: t.expect.status for t in templates})
 
 

@@ -79,7 +79,8 @@ def render(result: RunResult) -> str:
         lines.append(f"  worker {figures['index']} on {figures['where']}: "
                      f"{figures['throughput_rps']:,.0f} req/s, send lag p99 "
                      f"{format_us(figures['send_lag_p99_us'])}, CPU "
-                     f"{figures['cpu_fraction']:.0%} of its core")
+                     f"{figures['cpu_fraction']:.0%} of a core, on core(s) "
+                     f"{format_cores(tuple(figures['cpus']))}")
     lines.append("")
     rate = f"{result.throughput_rps:,.0f} req/s"
     if check.intended_rps is not None:

@@ -57,8 +57,9 @@ def test_the_merge_is_the_workers_results_merged(cluster: str,
     merged = histogram.merge(k.corrected for w in result.workers for k in w.kinds.values())
     assert histogram.encode(merged) == histogram.encode(result.total.corrected)
     assert result.throughput_rps == pytest.approx(RATE, rel=0.02)
-    per_worker = result.to_json()["generator"]["workers"]
-    assert sorted(w["requests"] for w in per_worker) == sorted(counts)
+    generator = result.to_json()["generator"]
+    assert sorted(w["requests"] for w in generator["workers"]) == sorted(counts)
+    assert generator["cpus"] == [] and all(w["cpus"] for w in generator["workers"])
 
 
 def test_a_worker_killed_mid_run_leaves_a_partial_result(raw_server: ServerProcess) -> None:
@@ -113,6 +114,8 @@ def test_ctrl_c_ends_every_worker_early_and_keeps_what_they_measured(
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "INTERRUPTED" in stdout and "PARTIAL" not in stdout
+    assert "2 worker(s) on a Dask cluster" in stdout
+    assert stdout.count(" on tcp://127.0.0.1:") == 2  # each worker's own line
     result = json.loads(out.read_text())
     assert result["interrupted"] is True and result["partial"] is False
     assert len(result["generator"]["workers"]) == 2
