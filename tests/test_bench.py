@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +91,20 @@ def test_the_slower_app_is_a_regression(run: RunStore) -> None:
     # Only the large effect is asserted. How often A against A is called a change is a rate (a
     # 95% interval misses 1 time in 20 by design, and one-second trials here move by 15%):
     # benchmarks/aa.py measures it; a pass/fail test on it would fail now and then.
-    comparisons, left_out = compare(run.trials(), ("raw-a", "uvicorn"))
-    assert left_out == {"broken/uvicorn/plaintext": 3}
+    trials = run.trials()
+    comparisons, left_out = compare(trials, ("raw-a", "uvicorn"))
+    # Left out: the failed cell's trials, and any one-second trial a stall of this machine
+    # made the generator late in (its self-check says so); nothing else.
+    late = Counter(t["cell"]["name"] for t in trials
+                   if t["status"] == "ok" and t["result"]["generator_bound"])
+    assert left_out == {"broken/uvicorn/plaintext": 3, **late}
     cpu = {c.cell: c for c in comparisons if c.metric.name == "cpu_per_request"}
     assert cpu["slow/uvicorn/plaintext"].verdict == REGRESSION
     assert cpu["slow/uvicorn/plaintext"].ratio > 1.5
-    assert len(cpu["raw-b/uvicorn/plaintext"].ratios) == 3
+    paired = [r for r in range(1, 4) if not any(
+        t["round"] == r and t["cell"]["target"] in ("raw-a", "raw-b")
+        and t["result"]["generator_bound"] for t in trials if t["status"] == "ok")]
+    assert len(cpu["raw-b/uvicorn/plaintext"].ratios) == len(paired)
 
 
 def test_compare_command_exits_1_on_a_regression(run: RunStore) -> None:

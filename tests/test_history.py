@@ -230,22 +230,24 @@ branch = "night"
 target = "router"
 app_dir = "{app_dir}"
 rounds = 4
-metrics = ["p50", "cpu_per_request"]
-# Wide thresholds: "not worse" must be shown for identical commits through this machine's noise
-# (and a latency through its stalls).
-deltas = {{ p50 = 0.5, cpu_per_request = 0.25 }}
+metrics = ["cpu_per_request"]
+# A wide threshold: "not worse" must be shown for identical commits through this machine's
+# noise. Latencies are left out: in four to eight one-second rounds here, one CI run's p50
+# ratios between identical commits spanned [0.48, 1.74].
+deltas = {{ cpu_per_request = 0.25 }}
 """
 
 
 @pytest.mark.parametrize(("deltas", "message"), [
-    ("{ p99 = 0.2 }", "deltas names 'p99', which is not one of its metrics (p50, cpu_per_request)"),
-    ("{ p50 = 2 }", "delta of p50 must be a fraction between 0 and 1, not 2"),
+    ("{ p99 = 0.2 }", "deltas names 'p99', which is not one of its metrics (cpu_per_request)"),
+    ("{ cpu_per_request = 2 }",
+     "delta of cpu_per_request must be a fraction between 0 and 1, not 2"),
     ("0.2", "deltas is a table"),
 ])
 def test_bad_nightly_deltas_are_one_line(tmp_path: Path, deltas: str, message: str) -> None:
     bench = tmp_path / "bench.toml"
     bench.write_text(NIGHTLY.format(scenario=SCENARIO, repository=tmp_path, app_dir=APPS_DIR)
-                     .replace("{ p50 = 0.5, cpu_per_request = 0.25 }", deltas))
+                     .replace("{ cpu_per_request = 0.25 }", deltas))
     with pytest.raises(LoadgenError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_nightly(bench)
 
