@@ -118,10 +118,9 @@ def build_profile(connections: int, rate: float | None, stages: str | None, arri
 def run(url: str | None, connections: int, rate: float | None, stages: str | None,
         arrival: str, duration: str | None, warmup: str, timeout: str, processes: int,
         cpu_list: str | None, cluster: str | None, seed: int, timer_slack: str,
-        target: str | None, server: str,
-        workers: int, scenario: str | None, params: tuple[str, ...], check_every: int,
-        variants: int, json_path: Path | None, hlog_path: Path | None,
-        profiled: bool) -> None:
+        target: str | None, server: str, workers: int, scenario: str | None,
+        params: tuple[str, ...], check_every: int, variants: int, json_path: Path | None,
+        hlog_path: Path | None, profiled: bool) -> None:
     """Load URL (or a target loadgen starts) and report latency and throughput."""
     profile = build_profile(connections, rate, stages, arrival, duration, warmup, timeout,
                             processes, seed, timer_slack)
@@ -160,8 +159,7 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
         with _progress() as progress:
             result = run_served(spec, target, workload, profile,
                                 Placement(generator_cores, server_cores, cluster), progress,
-                                check_every,
-                                sampling)
+                                check_every, sampling)
     click.echo(render(result))
     if json_path is not None:
         result.write_json(json_path)

@@ -291,7 +291,7 @@ class RunResult:
                 "reconnects": sum(w.reconnects for w in self.workers),
                 "flows_completed": sum(w.flows for w in self.workers),
                 # Each worker's own figures, so that an overloaded one shows.
-                "workers": [_worker_json(w) for w in self.workers],
+                "workers": [worker_figures(w) for w in self.workers],
             },
             "server_cpus": list(self.server_cpus) if self.server_cpus is not None else None,
             "server_cpu_us_per_request": _rounded(self.server_cpu_us_per_request),
@@ -345,7 +345,8 @@ def write_atomically(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _worker_json(worker: WorkerResult) -> dict[str, Any]:
+def worker_figures(worker: WorkerResult) -> dict[str, Any]:
+    """One worker's own figures (JSON-ready), so that an overloaded one shows."""
     requests = int(histogram.merge(k.corrected for k in worker.kinds.values())
                    .get_total_count())
     lag = histogram.merge(k.send_lag for k in worker.kinds.values())

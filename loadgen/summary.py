@@ -9,7 +9,7 @@ from hdrh.histogram import HdrHistogram
 from loadgen import histogram
 from loadgen.cpus import format_cores
 from loadgen.engine import Interval
-from loadgen.result import KindFigures, RunResult
+from loadgen.result import KindFigures, RunResult, worker_figures
 
 _COLUMNS = ("p50", "p90", "p99", "p999", "p9999", "max")
 _HEADS = ("p50", "p90", "p99", "p99.9", "p99.99", "max")
@@ -75,7 +75,7 @@ def render(result: RunResult) -> str:
                  else f"(exit code {missing.exitcode})")
         lines.append(f"  PARTIAL: worker {missing.index} ended without a result {where}; "
                      f"its share of the load is missing")
-    for figures in (result.to_json()["generator"]["workers"] if on_cluster else ()):
+    for figures in (map(worker_figures, result.workers) if on_cluster else ()):
         lines.append(f"  worker {figures['index']} on {figures['where']}: "
                      f"{figures['throughput_rps']:,.0f} req/s, send lag p99 "
                      f"{format_us(figures['send_lag_p99_us'])}, CPU "
