@@ -1,7 +1,9 @@
 """Bisecting a regression: binary search over the commits from a good one to a bad one, each
 step an interleaved A/B of the middle commit against the good one on one metric, naming the
 first bad commit. A step asks one question, "worse than δ?": yes when the whole interval is
-beyond δ, no when none of it is; while the interval straddles δ, more rounds."""
+beyond δ, no when none of it is; while the interval straddles δ, more rounds (as many as the
+noise seen says it needs, history.ab). A percentile with too few samples in a trial cannot be
+asked: that stops the search in one line."""
 
 from __future__ import annotations
 
@@ -10,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadgen.bench import TrialSink
-from loadgen.compare import Comparison, Metric, regressed
+from loadgen.compare import (
+    MIN_TAIL_SAMPLES,
+    TOO_FEW,
+    Comparison,
+    Metric,
+    answered,
+    regressed,
+)
 from loadgen.errors import LoadgenError
 from loadgen.history import HistoryPlan, ab
 from loadgen.points import Point
@@ -49,11 +58,16 @@ def bisect(plan: HistoryPlan, chosen: Metric, home: Path, placement: Placement,
 
     def judge(point: Point) -> Step:
         comparisons, _ = ab(plan, good, point, scenario, (chosen,), home, placement, on_trial,
-                            max_rounds, lambda c: regressed(c) is not None)
+                            max_rounds, answered)
         step = Step(point, comparisons[0])
         steps.append(step)
         if on_step is not None:
             on_step(step)
+        if step.comparison.verdict == TOO_FEW:
+            raise LoadgenError(f"{chosen.label}: too few samples (n={step.comparison.fewest} "
+                               f"in a trial) to judge a percentile, which needs {MIN_TAIL_SAMPLES} "
+                               f"beyond it: "
+                               f"a longer --duration or a higher --rate")
         return step
 
     lo, hi = 0, len(plan.points) - 1

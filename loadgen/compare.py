@@ -7,6 +7,12 @@ widened to Student's t where that is wider: with few rounds it is).
 The verdict needs the whole interval on one side: a regression is an interval wholly beyond
 the threshold δ in the bad direction, "no change" one wholly inside ±δ, anything else is
 inconclusive (run more rounds). Invalid and generator-bound trials are left out and counted.
+
+A percentile is judged only where every trial had MIN_TAIL_SAMPLES samples beyond it; else its
+verdict is "too few samples". A comparison that may be looked at again after more rounds is
+judged at a level split over the looks (Bonferroni over a capped number of looks, the
+conservative bound of group sequential methods: Jennison and Turnbull, 2000), and the rounds to
+add are estimated from the per-round spread seen so far (rounds_needed).
 """
 
 from __future__ import annotations
@@ -19,8 +25,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from loadgen.errors import LoadgenError
+from loadgen.histogram import PERCENTILES
 
 BOOTSTRAP_SAMPLES = 4000
+ALPHA = 0.05  # the chance of a wrong verdict that a run of looks may spend in all
+MAX_LOOKS = 3  # the cap on looks of a comparison that gets more rounds while undecided
+# A percentile is judged only when every trial had this many samples beyond it: the p99 of 50
+# requests is the slowest one, and a p99 of 700 samples (the 7th-largest) moved by tens of
+# percent between identical trials here.
+MIN_TAIL_SAMPLES = 20
 
 
 @dataclass(frozen=True)
@@ -65,8 +78,8 @@ METRICS = (
     Metric("inproc_us", False, 0.05),
 )
 
-REGRESSION, IMPROVEMENT, NO_CHANGE, INCONCLUSIVE = (
-    "regression", "improvement", "no change", "inconclusive")
+REGRESSION, IMPROVEMENT, NO_CHANGE, INCONCLUSIVE, TOO_FEW = (
+    "regression", "improvement", "no change", "inconclusive", "too few samples")
 
 
 @dataclass(frozen=True)
@@ -79,17 +92,43 @@ class Comparison:
     low: float | None
     high: float | None
     verdict: str
+    level: float = 1 - ALPHA  # the interval's confidence
+    fewest: int | None = None  # too few samples: the fewest a trial took the percentile over
+
+    @property
+    def spread(self) -> float | None:
+        """The noise of one round: the standard deviation of the log ratios."""
+        return statistics.stdev(map(math.log, self.ratios)) if len(self.ratios) > 1 else None
+
+    @property
+    def half_width(self) -> float | None:
+        """Half the interval's width, in log ratio."""
+        if self.low is None or self.high is None:
+            return None
+        return (math.log(self.high) - math.log(self.low)) / 2
 
 
-def bootstrap_interval(ratios: list[float], seed: int = 0) -> tuple[float, float, float]:
-    """(geometric mean, low, high): a 95% interval of the geometric mean of the ratios, the
-    wider of the bootstrap percentile interval over resampled rounds and Student's t interval
-    of the mean log ratio. The percentile bootstrap alone is far too narrow with few rounds (at
-    three it is about [min, max], and an A/A comparison was seen to call a 5% regression); the
-    t interval alone trusts normality the bootstrap does not need."""
+def look_level(looks: int) -> float:
+    """The confidence of each look when a comparison may be looked at up to `looks` times
+    (Bonferroni over the looks): the chance that any look calls a change that is not there
+    stays at most ALPHA."""
+    return 1 - ALPHA / looks
+
+
+def _t(level: float, rounds: int) -> float:
     # Imported here: scipy takes a second to import, which `loadgen run` has no use for.
     from scipy.stats import t as student_t
 
+    return float(student_t.ppf(1 - (1 - level) / 2, rounds - 1))
+
+
+def bootstrap_interval(ratios: list[float], seed: int = 0, level: float = 1 - ALPHA
+                       ) -> tuple[float, float, float]:
+    """(geometric mean, low, high): an interval at `level` of the geometric mean of the ratios,
+    the wider of the bootstrap percentile interval over resampled rounds and Student's t
+    interval of the mean log ratio. The percentile bootstrap alone is far too narrow with few
+    rounds (at three it is about [min, max], and an A/A comparison was seen to call a 5%
+    regression); the t interval alone trusts normality the bootstrap does not need."""
     logs = [math.log(r) for r in ratios]
     if len(logs) < 2:
         return ratios[0], ratios[0], ratios[0]  # one value: no interval to speak of
@@ -97,10 +136,46 @@ def bootstrap_interval(ratios: list[float], seed: int = 0) -> tuple[float, float
     means = sorted(statistics.fmean(rng.choices(logs, k=len(logs)))
                    for _ in range(BOOTSTRAP_SAMPLES))
     center = statistics.fmean(logs)
-    spread = student_t.ppf(0.975, len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
-    low = min(means[int(0.025 * (BOOTSTRAP_SAMPLES - 1))], center - spread)
-    high = max(means[int(0.975 * (BOOTSTRAP_SAMPLES - 1))], center + spread)
+    spread = _t(level, len(logs)) * statistics.stdev(logs) / math.sqrt(len(logs))
+    tail = (1 - level) / 2
+    low = min(means[int(tail * (BOOTSTRAP_SAMPLES - 1))], center - spread)
+    high = max(means[int((1 - tail) * (BOOTSTRAP_SAMPLES - 1))], center + spread)
     return math.exp(center), math.exp(low), math.exp(high)
+
+
+def rounds_needed(comparison: Comparison) -> int | None:
+    """The rounds in all after which the interval's half-width should be about δ/2, from the
+    per-round spread s seen so far: n = (t·s / ln(1 + δ/2))², t at the comparison's level and
+    its rounds so far (t falls as rounds are added, so this errs long). None without a spread
+    (fewer than two rounds: nothing to estimate from)."""
+    spread = comparison.spread
+    if spread is None:
+        return None
+    target = math.log(1 + comparison.metric.delta / 2)
+    return math.ceil((_t(comparison.level, len(comparison.ratios)) * spread / target) ** 2)
+
+
+def extra_rounds(undecided: Iterable[Comparison]) -> int:
+    """How many rounds the next look should add so that the noisiest of these comparisons can
+    decide (at least one); 0 when none has a spread to estimate from."""
+    wanted = [n - len(c.ratios) for c in undecided if (n := rounds_needed(c)) is not None]
+    return max(1, *wanted) if wanted else 0
+
+
+def too_few_samples(chosen: Metric, results: Iterable[dict[str, Any]]) -> int | None:
+    """The fewest samples a trial took `chosen` over, when some trial had fewer than
+    MIN_TAIL_SAMPLES beyond its percentile; None when every trial had enough (or `chosen` is
+    not a percentile: throughput and CPU per request are totals over the whole trial)."""
+    if chosen.name not in PERCENTILES:
+        return None
+    counts = [int(r["kinds"][chosen.kind]["requests"] if chosen.kind else r["requests"])
+              for r in results if chosen.value(r)]
+    fewest = min(counts, default=None)
+    # Rounded: 20,000 samples are 20 beyond p99.9, which floating point makes 19.99999.
+    if fewest is None or round(fewest * (100 - PERCENTILES[chosen.name]) / 100, 6) \
+            >= MIN_TAIL_SAMPLES:
+        return None
+    return fewest
 
 
 def _worse(metric: Metric, low: float, high: float) -> tuple[float, float]:
@@ -181,7 +256,7 @@ def _per_kind(metrics: tuple[Metric, ...], kinds: Iterable[str]) -> list[Metric]
 
 
 def _compare_pair(name: str, base: str, ours: Rounds, theirs: Rounds,
-                  metrics: tuple[Metric, ...]) -> list[Comparison]:
+                  metrics: tuple[Metric, ...], level: float) -> list[Comparison]:
     """`ours` against `theirs` round by round, for every metric that applies."""
     open_loop = any(bool(result["profile"]["stages"]) for result in theirs.values())
     kinds = dict.fromkeys(kind for result in theirs.values() for kind in result["kinds"])
@@ -191,32 +266,45 @@ def _compare_pair(name: str, base: str, ours: Rounds, theirs: Rounds,
             continue  # the schedule sets it: equal by construction
         if not any(map(metric.value, [*ours.values(), *theirs.values()])):
             continue  # a figure this kind of trial does not have
-        ratios = []
-        for r in sorted(set(ours) & set(theirs)):
-            mine, other = metric.value(ours[r]), metric.value(theirs[r])
-            if mine and other:
-                ratios.append(mine / other)
-        if len(ratios) < 2:
-            comparisons.append(Comparison(name, base, metric, tuple(ratios), None, None, None,
-                                          INCONCLUSIVE))
-            continue
-        ratio, low, high = bootstrap_interval(ratios)
-        comparisons.append(Comparison(name, base, metric, tuple(ratios), ratio, low, high,
-                                      verdict(metric, low, high)))
+        paired = {r: mine / other for r in sorted(set(ours) & set(theirs))
+                  if (mine := metric.value(ours[r])) and (other := metric.value(theirs[r]))}
+        ratios = tuple(paired.values())
+        none = Comparison(name, base, metric, ratios, None, None, None, INCONCLUSIVE, level)
+        fewest = too_few_samples(metric, [result for r in paired
+                                          for result in (ours[r], theirs[r])])
+        if fewest is not None:
+            comparisons.append(replace(none, verdict=TOO_FEW, fewest=fewest))
+        elif len(ratios) < 2:
+            comparisons.append(none)
+        else:
+            ratio, low, high = bootstrap_interval(list(ratios), level=level)
+            comparisons.append(replace(none, ratio=ratio, low=low, high=high,
+                                       verdict=verdict(metric, low, high)))
     return comparisons
 
 
+def planned_level(trials: Iterable[dict[str, Any]]) -> float:
+    """The confidence its verdicts were planned at: a run that may add rounds while undecided
+    records its cap on looks in every trial (`looks`), and each look has its share of ALPHA."""
+    return look_level(max((int(t.get("looks", 1)) for t in trials), default=1))
+
+
 def compare(trials: Iterable[dict[str, Any]], baseline: tuple[str, str],
-            metrics: tuple[Metric, ...] = METRICS) -> tuple[list[Comparison], dict[str, int]]:
+            metrics: tuple[Metric, ...] = METRICS, level: float | None = None
+            ) -> tuple[list[Comparison], dict[str, int]]:
     """Every non-baseline cell against the baseline cell of its scenario, per metric; and how
-    many trials of each cell were left out as unusable."""
+    many trials of each cell were left out as unusable. `level`: each interval's confidence,
+    by default the one the run planned (planned_level)."""
+    trials = list(trials)
+    chosen = planned_level(trials) if level is None else level
     rounds, cells, left_out = _usable_by_cell(trials)
     comparisons = []
     for name, cell in sorted(cells.items(), key=lambda item: (item[1]["scenario"], item[0])):
         if (cell["target"], cell["server"]) == baseline:
             continue
         base = f"{baseline[0]}/{baseline[1]}/{cell['scenario']}"
-        comparisons += _compare_pair(name, base, rounds[name], rounds.get(base, {}), metrics)
+        comparisons += _compare_pair(name, base, rounds[name], rounds.get(base, {}), metrics,
+                                     chosen)
     return comparisons, left_out
 
 
@@ -225,12 +313,15 @@ def compare_runs(before: Iterable[dict[str, Any]], after: Iterable[dict[str, Any
         list[Comparison], dict[str, int]]:
     """Each cell of `after` against the same cell of `before`, round i against round i. The
     two runs were not interleaved, so drift between them shows as a change: prefer one run."""
+    before, after = list(before), list(after)
+    level = planned_level([*before, *after])
     old, _, old_left = _usable_by_cell(before)
     new, cells, new_left = _usable_by_cell(after)
     comparisons = []
     for name in sorted(cells, key=lambda n: (cells[n]["scenario"], n)):
         if name in old:
-            comparisons += _compare_pair(name, f"before:{name}", new[name], old[name], metrics)
+            comparisons += _compare_pair(name, f"before:{name}", new[name], old[name], metrics,
+                                         level)
     left_out = {f"before:{k}": v for k, v in old_left.items()} | new_left
     return comparisons, left_out
 
@@ -247,37 +338,83 @@ def regressed(comparison: Comparison) -> bool | None:
     return False if worse_high <= 1 + comparison.metric.delta else None
 
 
+def answered(comparison: Comparison) -> bool:
+    """Whether a gate is done with this comparison: regressed or ruled out, or a percentile with
+    too few samples, which more rounds of the same trials would not give."""
+    return comparison.verdict == TOO_FEW or regressed(comparison) is not None
+
+
+def _judged(comparisons: list[Comparison]) -> list[Comparison]:
+    # "Too few samples" is set aside like a metric that does not apply: it says nothing about
+    # a regression either way. The tables still show it.
+    return [c for c in comparisons if c.verdict != TOO_FEW]
+
+
 def gate_code(comparisons: list[Comparison]) -> int:
     """The nightly job's exit code: 1 a confirmed regression, 2 none confirmed but one not
-    ruled out, 0 every regression ruled out, 3 nothing to judge."""
-    if not comparisons:
+    ruled out, 0 every regression ruled out, 3 nothing to judge (no comparison, or only
+    percentiles with too few samples)."""
+    judged = _judged(comparisons)
+    if not judged:
         return 3
-    answers = {regressed(c) for c in comparisons}
+    answers = {regressed(c) for c in judged}
     return 1 if True in answers else 2 if None in answers else 0
 
 
 def exit_code(comparisons: list[Comparison]) -> int:
     """0 no regression, 1 a confirmed regression, 2 inconclusive somewhere, 3 nothing to
-    compare (a harness problem, never mistaken for a regression)."""
-    if not comparisons:
+    compare (a harness problem, never mistaken for a regression; only percentiles with too few
+    samples count as nothing)."""
+    judged = _judged(comparisons)
+    if not judged:
         return 3
-    verdicts = {c.verdict for c in comparisons}
+    verdicts = {c.verdict for c in judged}
     if REGRESSION in verdicts:
         return 1
     return 2 if INCONCLUSIVE in verdicts else 0
 
 
+def verdict_text(comparison: Comparison) -> str:
+    """The verdict as the tables print it."""
+    if comparison.verdict == TOO_FEW:
+        return f"{TOO_FEW} (n={comparison.fewest})"
+    return comparison.verdict
+
+
+def _percent(log_ratio: float) -> str:
+    return f"±{math.exp(log_ratio) - 1:.1%}"
+
+
+def noise_text(comparison: Comparison) -> str:
+    """The noise a comparison saw: the spread of one round, and the interval's half-width."""
+    spread, half = comparison.spread, comparison.half_width
+    if spread is None:
+        return "-"
+    return f"{_percent(spread)} a round" + (f", CI {_percent(half)}" if half is not None else "")
+
+
+def noise_json(comparison: Comparison) -> dict[str, float | None]:
+    """The same, in log ratio, for the JSON a verdict is kept in."""
+    return {"level": comparison.level, "spread": comparison.spread,
+            "half_width": comparison.half_width}
+
+
+def level_text(level: float) -> str:
+    return f"{level * 100:.3g}%"
+
+
 def markdown(comparisons: list[Comparison], left_out: dict[str, int]) -> str:
     """The verdict table, for a terminal, a CI log or $GITHUB_STEP_SUMMARY."""
-    lines = ["| cell | vs | metric | ratio | 95% CI | rounds | verdict |",
-             "| --- | --- | --- | ---: | --- | ---: | --- |"]
+    level = comparisons[0].level if comparisons else 1 - ALPHA
+    lines = [f"| cell | vs | metric | ratio | {level_text(level)} CI | rounds | noise | verdict |",
+             "| --- | --- | --- | ---: | --- | ---: | --- | --- |"]
     for c in comparisons:
         ratio = f"{c.ratio:.3f}" if c.ratio is not None else "-"
         interval = f"[{c.low:.3f}, {c.high:.3f}]" if c.low is not None and c.high is not None \
             else "-"
         lines.append(f"| {c.cell} | {c.baseline.rsplit('/', 1)[0]} "
                      f"| {c.metric.label} (δ {c.metric.delta:.0%}) | {ratio} | {interval} | "
-                     f"{len(c.ratios)} | {c.verdict} |")
+                     f"{len(c.ratios)} | {noise_text(c)} | {verdict_text(c)} |")
     for cell, count in sorted(left_out.items()):
         lines.append(f"\n{cell}: {count} trial(s) left out (failed, invalid or generator-bound)")
     return "\n".join(lines)

@@ -28,15 +28,19 @@ from loadgen.compare import (
     IN_PROCESS,
     INCONCLUSIVE,
     LATENCIES,
+    MAX_LOOKS,
     Comparison,
     Metric,
     bootstrap_interval,
     compare,
+    extra_rounds,
+    look_level,
     metric,
+    noise_json,
+    too_few_samples,
     usable,
 )
 from loadgen.errors import LoadgenError
-from loadgen.histogram import PERCENTILES
 from loadgen.points import Point, subject_name
 from loadgen.result import write_atomically
 from loadgen.runner import Placement
@@ -157,20 +161,26 @@ def ab(plan: HistoryPlan, before: Point, after: Point, scenario: ScenarioEntry,
        on_trial: TrialSink | None = None, max_rounds: int | None = None,
        decided: Callable[[Comparison], bool] = lambda c: c.verdict != INCONCLUSIVE
        ) -> tuple[list[Comparison], RunStore]:
-    """An interleaved A/B of two points, `after` against `before`, and the run it wrote;
-    while a comparison is not `decided`, as many rounds again, up to `max_rounds` in all."""
+    """An interleaved A/B of two points, `after` against `before`, and the run it wrote.
+    While a comparison is not `decided`, more rounds in one step, as many as its spread says
+    it needs (compare.extra_rounds), up to `max_rounds` in all and MAX_LOOKS looks; an A/B
+    that may look more than once judges each look at compare.look_level."""
     record_points(home, (before, after))
-    bench = plan.bench([before, after], [scenario])
+    cap = max(max_rounds or 0, plan.rounds)
+    bench = replace(plan.bench([before, after], [scenario]),
+                    looks=MAX_LOOKS if cap > plan.rounds else 1)
     store = RunStore.create(home)
     run_bench(bench, store, placement, on_trial)
-    rounds = bench.rounds
+    rounds, looks = bench.rounds, 1
     while True:
-        comparisons, _ = compare(store.trials(), bench.baseline, metrics)
-        if all(map(decided, comparisons)) or rounds * 2 > (max_rounds or rounds):
+        comparisons, _ = compare(store.trials(), bench.baseline, metrics,
+                                 look_level(bench.looks))
+        more = min(extra_rounds(c for c in comparisons if not decided(c)), cap - rounds)
+        if more <= 0 or looks == bench.looks:
             return comparisons, store
-        run_bench(replace(bench, rounds=rounds, seed=bench.seed + rounds), store, placement,
+        run_bench(replace(bench, rounds=more, seed=bench.seed + rounds), store, placement,
                   on_trial, first_round=rounds)
-        rounds *= 2
+        rounds, looks = rounds + more, looks + 1
 
 
 # ---------------------------------------------------------------- series and change points
@@ -211,20 +221,6 @@ class Series:
         return self.metric.kind or "all requests"
 
 
-# A percentile is searched for change points only when every trial had this many samples beyond
-# it: a p99 of 700 samples is the 7th-largest value, and moves by tens of percent between
-# identical trials (seen here), which the t-test over three trials can take for a step.
-MIN_TAIL_SAMPLES = 20
-
-
-def _judged(chosen: Metric, results: Iterable[dict[str, Any]]) -> bool:
-    if chosen.name not in PERCENTILES:
-        return True  # throughput and CPU per request are totals over the whole trial
-    beyond = 1 - PERCENTILES[chosen.name] / 100
-    return all((r["kinds"][chosen.kind]["requests"] if chosen.kind else r["requests"]) * beyond
-               >= MIN_TAIL_SAMPLES for r in results if chosen.value(r))
-
-
 def _metrics(results: list[dict[str, Any]]) -> list[Metric]:
     """The whole run's metrics (throughput only in closed loop, where the server sets it), then
     each request kind's latencies or in-process figures: those the results have."""
@@ -260,7 +256,9 @@ def series(done: Iterable[dict[str, Any]], points: Sequence[Point],
                 if values:
                     center, low, high = bootstrap_interval(values)
                     levels.append(Level(point, tuple(values), center, low, high))
-            judged = _judged(chosen, (r for rs in by_point.values() for r in rs))
+            # A percentile with too few samples beyond it moves by tens of percent between
+            # identical trials, which the t-test over three trials can take for a step.
+            judged = too_few_samples(chosen, (r for rs in by_point.values() for r in rs)) is None
             changes = tuple(
                 Change(levels[c.index - 1].point, levels[c.index].point, c.magnitude, c.p_value)
                 for c in (change_points([lv.values for lv in levels],
@@ -286,7 +284,8 @@ class Confirmation:
         c = self.comparison
         return {"scenario": self.scenario, "before": self.before, "after": self.after,
                 "metric": c.metric.label, "ratio": c.ratio, "low": c.low, "high": c.high,
-                "rounds": len(c.ratios), "verdict": c.verdict, "run": self.run}
+                "rounds": len(c.ratios), "verdict": c.verdict, "samples": c.fewest,
+                "noise": noise_json(c), "run": self.run}
 
 
 def confirmed(home: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]:

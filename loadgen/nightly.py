@@ -13,8 +13,10 @@ Markdown summary. Configured by the [nightly] section of the bench file:
     metrics = ["p50", "cpu_per_request"]
     deltas = { p50 = 0.15 }        # thresholds other than the defaults (10% p50, 5% CPU)
 
-Each metric asks "worse than δ?": yes when its whole 95% interval is beyond δ, no when none of
-it is, and while the interval straddles δ the A/B runs as many rounds again (once). A commit for
+Each metric asks "worse than δ?": yes when its whole interval is beyond δ, no when none of it
+is, and while the interval straddles δ the A/B runs more rounds in one step, as many as the
+noise seen says it needs, up to twice `rounds` (history.ab; a percentile with too few samples
+is shown, not gated). A commit for
 which every answer is no becomes the last accepted one; the first night compares with the
 newest commit's parent.
 """
@@ -30,7 +32,7 @@ from typing import Any
 
 from loadgen.bench import TrialSink
 from loadgen.benchfile import ScenarioEntry, ServerEntry, load_bench
-from loadgen.compare import Comparison, Metric, gate_code, markdown, metric, regressed
+from loadgen.compare import Comparison, Metric, answered, gate_code, markdown, metric
 from loadgen.errors import LoadgenError
 from loadgen.history import HistoryPlan, ab, folder
 from loadgen.points import commit_points, repository, resolve
@@ -139,7 +141,7 @@ def run_nightly(config: Nightly, placement: Placement, root: Path = RESULTS_DIR,
     failed: list[str] = []
     for scenario in config.scenarios:
         found, store = ab(plan, before, after, scenario, config.metrics, home, placement, on_trial,
-                          config.rounds * 2, lambda c: regressed(c) is not None)
+                          config.rounds * 2, answered)
         comparisons += found
         failed += [f"{t['cell']['name']}: {t.get('error', t['status'])}" for t in store.trials()
                    if t["status"] != "ok"]
@@ -151,7 +153,8 @@ def run_nightly(config: Nightly, placement: Placement, root: Path = RESULTS_DIR,
     report = build_history_report(home)
     verdict = {0: "no regression beyond δ: accepted", 1: "REGRESSION",
                2: "inconclusive (a regression beyond δ is not ruled out): not accepted",
-               3: "harness error: not accepted"}[code]
+               3: "nothing judged (a harness error, or only percentiles with too few "
+                  "samples): not accepted"}[code]
     summary = "\n".join([
         f"# loadgen nightly: {config.repository} {config.branch}", "",
         f"- newest: `{after.label}` {after.title} ({after.date})",

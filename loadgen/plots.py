@@ -15,7 +15,7 @@ from hdrh.histogram import HdrHistogram
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from loadgen.compare import NO_CHANGE, REGRESSION, Comparison
+from loadgen.compare import NO_CHANGE, REGRESSION, TOO_FEW, Comparison, verdict_text
 from loadgen.history import Series
 
 PERCENTILES = (0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99)
@@ -91,7 +91,8 @@ def forest(comparisons: Sequence[Comparison], title: str, path: Path) -> None:
         ax.axvline(1.0, color="grey", linewidth=0.8)
         for i, c in enumerate(rows):
             if c.ratio is None or c.low is None or c.high is None:
-                ax.text(1.0, i, "no usable rounds", fontsize=7, ha="center", va="center")
+                ax.text(1.0, i, verdict_text(c) if c.verdict == TOO_FEW else "no usable rounds",
+                        fontsize=7, ha="center", va="center")
                 continue
             ax.errorbar(c.ratio, i, xerr=[[c.ratio - c.low], [c.high - c.ratio]], fmt="o",
                         color=VERDICT_COLOURS.get(c.verdict, "tab:orange"), capsize=3)

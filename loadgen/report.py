@@ -17,7 +17,7 @@ from hdrh.histogram import HdrHistogram
 
 from loadgen import histogram, history, plots
 from loadgen.changepoints import MIN_MAGNITUDE
-from loadgen.compare import compare, markdown, usable
+from loadgen.compare import compare, level_text, markdown, noise_text, usable, verdict_text
 from loadgen.errors import LoadgenError
 from loadgen.history import Series, known_points
 from loadgen.store import RESULTS_DIR, RunStore
@@ -178,10 +178,12 @@ def build_report(run: Path) -> Path:
     shown = [name for name in PACKAGES if any(name in p for p in per_cell.values())]
     versions = _table(["cell", *shown], ([cell, *(p.get(name, "-") for name in shown)]
                                          for cell, p in sorted(per_cell.items())))
-    verdicts = _table(["cell", "metric", "ratio", "95% CI", "rounds", "verdict"], (
+    level = level_text(comparisons[0].level) if comparisons else ""
+    verdicts = _table(["cell", "metric", "ratio", f"{level} CI", "rounds", "noise", "verdict"], (
         [c.cell, f"{c.metric.name} (δ {c.metric.delta:.0%})",
          f"{c.ratio:.3f}" if c.ratio else "-",
-         f"{c.low:.3f} to {c.high:.3f}" if c.low and c.high else "-", len(c.ratios), c.verdict]
+         f"{c.low:.3f} to {c.high:.3f}" if c.low and c.high else "-", len(c.ratios),
+         noise_text(c), verdict_text(c)]
         for c in comparisons))
     page = out / "index.html"
     page.write_text(f"""<!doctype html>

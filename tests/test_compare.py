@@ -12,15 +12,22 @@ from loadgen.compare import (
     METRICS,
     NO_CHANGE,
     REGRESSION,
+    TOO_FEW,
     Comparison,
+    answered,
     bootstrap_interval,
     compare,
     compare_runs,
     exit_code,
+    extra_rounds,
     gate_code,
+    look_level,
     markdown,
     metric,
+    planned_level,
     regressed,
+    rounds_needed,
+    too_few_samples,
     verdict,
     with_deltas,
 )
@@ -30,14 +37,14 @@ THROUGHPUT, P50, _, _, CPU, *_ = METRICS
 
 
 def trial(target: str, round_: int, cpu: float, rps: float = 1000.0, valid: bool = True,
-          status: str = "ok") -> dict[str, Any]:
+          status: str = "ok", requests: int = 100_000) -> dict[str, Any]:
     latency = {"p50": 500, "p90": 800, "p99": 1000, "p999": 2000, "p9999": 3000, "max": 4000}
     return {
         "round": round_, "status": status,
         "cell": {"name": f"{target}/uvicorn/plaintext", "target": target, "server": "uvicorn",
                  "scenario": "plaintext"},
         "result": {"throughput_rps": rps, "valid": valid, "generator_bound": False,
-                   "profile": {"stages": []},
+                   "requests": requests, "profile": {"stages": []},
                    "server_cpu_us_per_request": cpu,
                    "latency_us": {"corrected": latency}, "kinds": {}},
     }
@@ -151,3 +158,64 @@ def test_a_latency_metric_of_one_request_kind() -> None:
     assert metric("p50").value(result) == 100
     with pytest.raises(LoadgenError, match="measured for the whole run"):
         metric("cpu_per_request", "/b")
+
+
+def test_a_percentile_needs_twenty_samples_beyond_it_in_every_trial() -> None:
+    p99, p999 = metric("p99"), metric("p999")
+    results = [trial("a", 0, 50, requests=2000)["result"],
+               trial("a", 1, 50, requests=1999)["result"]]
+    assert too_few_samples(p99, results[:1]) is None  # 20 beyond p99
+    assert too_few_samples(p99, results) == 1999
+    assert too_few_samples(p999, [trial("a", 0, 50, requests=20_000)["result"]]) is None
+    assert too_few_samples(CPU, [trial("a", 0, 50, requests=5)["result"]]) is None
+    kinds = {"kinds": {"/b": {"requests": 50, "latency_us": {"corrected": {"p50": 1}}}}}
+    assert too_few_samples(metric("p50", "/b"), [kinds]) is None  # 25 beyond the median
+    assert too_few_samples(metric("p99", "/b"), [kinds]) is None  # no p99 there to judge
+
+
+def test_too_few_samples_is_shown_and_neither_inconclusive_nor_a_verdict() -> None:
+    # 10 req/s for 5 s: 50 requests a trial, as the default bench's multipart cells.
+    rng = random.Random(1)
+    trials = [trial(t, r, 50 * (1 + rng.uniform(-0.01, 0.01)), requests=50 + r)
+              for t in ("a", "b") for r in range(4)]
+    comparisons, _ = compare(trials, ("a", "uvicorn"))
+    p99 = by_metric(comparisons, "b/uvicorn/plaintext", "p99")
+    assert p99.verdict == TOO_FEW and p99.fewest == 50 and p99.low is None
+    assert by_metric(comparisons, "b/uvicorn/plaintext", "p50").verdict == NO_CHANGE
+    assert "| too few samples (n=50) |" in markdown(comparisons, {})
+    assert exit_code(comparisons) == 0 and gate_code(comparisons) == 0
+    assert answered(p99) and regressed(p99) is None
+    few = [c for c in comparisons if c.verdict == TOO_FEW]
+    assert exit_code(few) == 3 and gate_code(few) == 3  # nothing was judged
+
+
+def test_a_stricter_level_widens_the_interval() -> None:
+    ratios = [1.0, 1.1, 1.2, 0.9, 1.05]
+    _, low95, high95 = bootstrap_interval(ratios)
+    _, low, high = bootstrap_interval(ratios, level=look_level(3))
+    assert low < low95 and high > high95
+    assert look_level(1) == 0.95 and look_level(3) == pytest.approx(1 - 0.05 / 3)
+
+
+def test_a_run_that_may_add_rounds_is_judged_at_its_share_of_the_error() -> None:
+    trials = noisy("a", 50, 4, 1) + noisy("b", 50, 4, 2)
+    assert planned_level(trials) == 0.95
+    comparisons, _ = compare([{**t, "looks": 3} for t in trials], ("a", "uvicorn"))
+    assert {c.level for c in comparisons} == {look_level(3)}
+    assert markdown(comparisons, {}).startswith("| cell | vs | metric | ratio | 98.3% CI |")
+
+
+def test_the_rounds_needed_follow_the_noise_seen() -> None:
+    def seen(*ratios: float) -> Comparison:
+        ratio, low, high = bootstrap_interval(list(ratios))
+        return Comparison("b", "a", CPU, ratios, ratio, low, high, verdict(CPU, low, high))
+
+    quiet, loud = seen(1.02, 1.04, 1.03), seen(0.95, 1.10, 1.03)
+    assert quiet.spread == pytest.approx(0.0097, rel=0.01)
+    assert rounds_needed(quiet) == 3  # (4.30 · 0.0097 / ln 1.025)² = 2.9
+    needed = rounds_needed(loud)
+    assert needed is not None and needed > 50
+    assert extra_rounds([quiet, loud]) == needed - 3
+    assert extra_rounds([quiet]) == 1  # at least one more round
+    assert extra_rounds([seen(1.0)]) == 0  # one round: no spread to estimate from
+    assert "±1.0% a round, CI ±" in markdown([quiet], {})
