@@ -1,18 +1,22 @@
 """The bench runner: every cell of the matrix once per round, rounds interleaved and each
 round in a shuffled order (drift then hits all cells alike), a fresh server per trial, and each
 trial written to the store the moment it ends. A failing cell is written as failed and the
-matrix goes on; Ctrl-C keeps every finished trial."""
+matrix goes on; Ctrl-C keeps every finished trial. With a time budget, the cells still
+inconclusive after the planned rounds get more interleaved rounds while the budget lasts."""
 
 from __future__ import annotations
 
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from loadgen import inproc
 from loadgen.benchfile import Bench, Cell
+from loadgen.compare import INCONCLUSIVE, Comparison, compare, extra_rounds, look_level
 from loadgen.envs import environment, frozen
 from loadgen.errors import LoadgenError
 from loadgen.pyspy import SamplingPlan
@@ -28,12 +32,13 @@ TrialSink = Callable[[dict[str, Any], float], None]
 IN_PROCESS = ("inproc", "callgrind")
 
 
-def schedule(bench: Bench) -> list[list[Cell]]:
-    """The cells of each round, each round in its own seeded random order."""
+def schedule(bench: Bench, cells: Sequence[Cell] | None = None) -> list[list[Cell]]:
+    """The cells of each round (default: the whole matrix), each round in its own seeded
+    random order."""
     rng = random.Random(bench.seed)
     rounds = []
     for _ in range(bench.rounds):
-        order = bench.cells()
+        order = list(bench.cells() if cells is None else cells)
         rng.shuffle(order)
         rounds.append(order)
     return rounds
@@ -88,13 +93,15 @@ def cell_json(bench: Bench, cell: Cell) -> dict[str, Any]:
 
 def run_bench(bench: Bench, store: RunStore, placement: Placement,
               on_trial: TrialSink | None = None, first_round: int = 0,
-              profiled: bool = False) -> int:
-    """Run the matrix into `store`; returns the number of trials written. Rounds are numbered
-    from `first_round`, so more rounds can be added to a run that has some. `profiled`: py-spy
-    samples every trial's server (see run_trial)."""
+              profiled: bool = False, cells: Sequence[Cell] | None = None) -> int:
+    """Run the matrix (or only `cells`) into `store`; returns the number of trials written,
+    fewer than planned when Ctrl-C cut a trial short. Rounds are numbered from `first_round`,
+    so more rounds can be added to a run that has some. `profiled`: py-spy samples every
+    trial's server (see run_trial)."""
+    # `looks`: the verdicts' confidence depends on how often the run may be looked at.
     common = {"run_id": store.path.name, "machine": machine(), "toolkit": toolkit_commit(),
-              "baseline": list(bench.baseline)}
-    rounds = schedule(bench)
+              "baseline": list(bench.baseline), "looks": bench.looks}
+    rounds = schedule(bench, cells)
     total, written, started = sum(map(len, rounds)), 0, time.monotonic()
     for round_index, order in enumerate(rounds, first_round):
         for position, cell in enumerate(order):
@@ -110,3 +117,84 @@ def run_bench(bench: Bench, store: RunStore, placement: Placement,
             if outcome["status"] == "interrupted":
                 return written
     return written
+
+
+# Runs bench.rounds rounds of the cells, numbered from the int; returns the trials written.
+RoundRunner = Callable[[Bench, Sequence[Cell], int], int]
+
+
+def rounds_runner(store: RunStore, placement: Placement, on_trial: TrialSink | None = None,
+                  profiled: bool = False) -> RoundRunner:
+    """Rounds run for real, by run_bench into `store`."""
+    return lambda bench, cells, first: run_bench(bench, store, placement, on_trial, first,
+                                                 profiled, cells)
+
+
+@dataclass(frozen=True)
+class Budgeted:
+    """How a budgeted bench went."""
+
+    rounds: dict[str, int]  # per cell, the rounds it ran
+    looks: int  # how often its verdicts were looked at
+    stop: str  # why no more rounds: "decided", "budget", "looks", "interrupted", "no budget"
+
+    @property
+    def text(self) -> str:
+        by_count: dict[int, list[str]] = {}
+        for cell, count in sorted(self.rounds.items()):
+            by_count.setdefault(count, []).append(cell)
+        # The most common count by number of cells, the others by name: few cells get more.
+        parts = [f"{n} for {len(cells)} cells" if len(cells) > 3 else f"{n} for "
+                 f"{', '.join(cells)}" for n, cells in sorted(by_count.items())]
+        why = {"decided": "every cell decided", "budget": "the budget ran out",
+               "looks": f"stopped at the cap of {self.looks} looks",
+               "interrupted": "interrupted", "no budget": "no budget for more"}[self.stop]
+        return f"rounds: {'; '.join(parts)}; {self.looks} look(s); {why}"
+
+
+def undecided(bench: Bench, comparisons: list[Comparison]) -> tuple[list[Cell], int]:
+    """The cells the next look's rounds are for, and how many rounds it wants: each cell with
+    an inconclusive comparison, with the baseline cell of its scenario (a verdict pairs the two
+    round by round). A comparison with fewer than two paired rounds gets none: its cell failed
+    or was invalid, and more of the same would not decide it."""
+    pending = [c for c in comparisons if c.verdict == INCONCLUSIVE and c.spread is not None]
+    names = {c.cell for c in pending} | {c.baseline for c in pending}
+    return [cell for cell in bench.cells() if cell.name in names], extra_rounds(pending)
+
+
+def run_budgeted(bench: Bench, store: RunStore, run_rounds: RoundRunner,
+                 on_round: Callable[[int, Sequence[Cell]], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> Budgeted:
+    """The planned rounds, then (with bench.budget_s) rounds for the undecided cells: at each
+    look as many as the noisiest inconclusive comparison needs (compare.extra_rounds), one
+    interleaved round at a time, each only if it fits in what is left of the budget at the
+    mean time of a trial so far; at most bench.looks looks. `on_round` hears of each added
+    round (its index and cells) before it starts."""
+    started, budget = clock(), bench.budget_s or 0.0
+    written = run_rounds(bench, bench.cells(), 0)
+    rounds, looks = bench.rounds, 1
+    stop = "no budget" if bench.budget_s is None else "looks"
+    if written < bench.rounds * len(bench.cells()):
+        stop = "interrupted"
+    while stop == "looks":
+        comparisons, _ = compare(store.trials(), bench.baseline, level=look_level(bench.looks))
+        cells, wanted = undecided(bench, comparisons)
+        if not cells:
+            stop = "decided"
+        if not cells or looks == bench.looks:
+            break
+        ran = 0
+        for _ in range(wanted):
+            elapsed = clock() - started
+            if elapsed + elapsed / written * len(cells) > budget:
+                stop = "budget"
+                break
+            if on_round is not None:
+                on_round(rounds, cells)
+            done = run_rounds(replace(bench, rounds=1, seed=bench.seed + rounds), cells, rounds)
+            written, rounds, ran = written + done, rounds + 1, ran + 1
+            if done < len(cells):
+                stop = "interrupted"
+                break
+        looks += 1 if ran else 0
+    return Budgeted(dict(Counter(t["cell"]["name"] for t in store.trials())), looks, stop)

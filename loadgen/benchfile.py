@@ -2,6 +2,7 @@
 and the baseline, read into frozen configuration.
 
     rounds = 3
+    budget = "10m"         # optional: rounds for inconclusive cells while this time lasts
     baseline = { target = "starlette", server = "uvicorn" }
 
     [load]                 # open loop at `rate`, or closed loop when `rate` is absent
@@ -33,6 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from loadgen.compare import MAX_LOOKS
 from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile, parse_duration
 from loadgen.servers import TARGETS_DIR
@@ -96,6 +98,8 @@ class Bench:
     rounds: int
     baseline: tuple[str, str]  # (target, server): each scenario's cells are compared to it
     seed: int = 0
+    budget_s: float | None = None  # the whole bench's time, rounds added while undecided
+    looks: int = 1  # the cap on looks at each comparison (compare.look_level)
 
     def cells(self) -> list[Cell]:
         return [Cell(t, s, sc) for t in self.targets for s in self.servers
@@ -116,6 +120,12 @@ class Bench:
 
     def is_baseline(self, cell: Cell) -> bool:
         return (cell.target.name, cell.server.name) == self.baseline
+
+
+def with_budget(bench: Bench, seconds: float) -> Bench:
+    """The bench with a time budget: after its rounds, more for the undecided cells while the
+    budget lasts, at most MAX_LOOKS looks in all; 0 s is no budget (one look)."""
+    return replace(bench, budget_s=seconds or None, looks=MAX_LOOKS if seconds else 1)
 
 
 def _table(data: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
@@ -164,6 +174,11 @@ def load_bench(path: Path) -> Bench:
         raise LoadgenError(f"{path}: rounds must be at least 2 (a comparison needs repeats)")
     bench = Bench(targets, servers, scenarios, dict(data.get("load", {})), rounds, chosen,
                   int(data.get("seed", 0)))
+    if "budget" in data:
+        try:
+            bench = with_budget(bench, parse_duration(str(data["budget"])))
+        except LoadgenError as exc:
+            raise LoadgenError(f"{path}: budget: {exc}") from None
     for scenario in scenarios:
         bench.profile(scenario)  # a bad load section fails now, not in round 2
     return bench

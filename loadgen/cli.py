@@ -9,7 +9,7 @@ import itertools
 import json
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -18,9 +18,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from loadgen import cpus, inproc, pyspy, servers
-from loadgen.bench import run_bench
-from loadgen.benchfile import ScenarioEntry, ServerEntry, labelled, load_bench
-from loadgen.compare import compare, compare_runs, exit_code, markdown, metric, with_deltas
+from loadgen.bench import rounds_runner, run_budgeted
+from loadgen.benchfile import Cell, ScenarioEntry, ServerEntry, labelled, load_bench, with_budget
+from loadgen.compare import (
+    compare,
+    compare_runs,
+    exit_code,
+    level_text,
+    look_level,
+    markdown,
+    metric,
+    noise_text,
+    verdict_text,
+    with_deltas,
+)
 from loadgen.envs import environment
 from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile, parse_duration, parse_stages
@@ -318,16 +329,24 @@ def list_servers() -> None:
               help="py-spy samples every trial's server in its measured window: "
                    "TRIAL.flame.svg and TRIAL.speedscope.json in the run folder, linked from "
                    "the report. It perturbs the figures; each trial says so.")
-def bench_command(file: Path, results_dir: Path, profiled: bool) -> None:
+@click.option("--budget", help="The whole bench's time (e.g. 15m), instead of the file's "
+                               "`budget`: rounds for inconclusive cells while it lasts; 0 for "
+                               "the planned rounds only.")
+def bench_command(file: Path, results_dir: Path, profiled: bool, budget: str | None) -> None:
     """Run the bench file's matrix in interleaved rounds, then compare with the baseline."""
     from loadgen.report import build_report
     bench = load_bench(file)
+    if budget is not None:
+        bench = with_budget(bench, parse_duration(budget))
     server_cores, generator_cores = cpus.split()
     store = RunStore.new(results_dir)
     profiled = profiled and _pyspy() is not None
     told: set[str] = set()  # each reason a trial has no profile, said once
     cells = len(bench.cells())
-    click.echo(f"bench {file}: {cells} cells x {bench.rounds} rounds, server on core(s) "
+    more = (f", then rounds for undecided cells within {bench.budget_s / 60:.1f} min in all"
+            f" (each look at {level_text(look_level(bench.looks))})"
+            if bench.budget_s else "")
+    click.echo(f"bench {file}: {cells} cells x {bench.rounds} rounds{more}; server on core(s) "
                f"{cpus.format_cores(server_cores)}, loadgen on "
                f"{cpus.format_cores(generator_cores)}; trials go to {store.path}")
 
@@ -335,22 +354,29 @@ def bench_command(file: Path, results_dir: Path, profiled: bool) -> None:
         result = document.get("result")
         figures = (trial_figures(result) if result
                    else f"FAILED: {document.get('error', '')[:120]}")
-        click.echo(f"[round {document['round'] + 1}/{bench.rounds}, "
-                   f"{document['position'] + 1}/{cells}] {document['cell']['name']}: "
-                   f"{figures} (about {left_s / 60:.1f} min left)")
+        number = document["round"] + 1
+        where = (f"round {number}/{bench.rounds}, {document['position'] + 1}/{cells}"
+                 if number <= bench.rounds else f"added round {number}")
+        click.echo(f"[{where}] {document['cell']['name']}: {figures} "
+                   f"(about {left_s / 60:.1f} min left)")
         problem = ((result or {}).get("py_spy") or {}).get("problem")
         if problem and problem not in told:
             told.add(problem)
             click.echo(f"loadgen: no profile: {problem}", err=True)
 
+    def added(index: int, chosen: Sequence[Cell]) -> None:
+        click.echo(f"adding round {index + 1} for {len(chosen)} cells still inconclusive, with "
+                   f"their baselines: {', '.join(c.name for c in chosen)}")
+
     try:
-        run_bench(bench, store, Placement(generator_cores, server_cores), progress,
-                  profiled=profiled)
+        outcome = run_budgeted(bench, store, rounds_runner(
+            store, Placement(generator_cores, server_cores), progress, profiled), added)
     except KeyboardInterrupt:
         click.echo(f"interrupted: the finished trials are in {store.path}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     comparisons, left_out = compare(store.trials(), bench.baseline)
     click.echo(markdown(comparisons, left_out))
+    click.echo(outcome.text)
     page = build_report(store.path)
     click.echo(f"results: {store.path}\nreport: {page}")
 
@@ -532,7 +558,8 @@ def history_command(subject: str, series_text: str | None, every: int, min_chang
                             lambda c: click.echo(
                                 f"A/B {c.scenario} {c.comparison.metric.label} "
                                 f"{by_key[c.before].label} -> {by_key[c.after].label}: "
-                                f"{c.comparison.verdict}"))
+                                f"{verdict_text(c.comparison)}, noise "
+                                f"{noise_text(c.comparison)}"))
     except KeyboardInterrupt:
         click.echo(f"interrupted: the finished trials are in {home}", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -550,7 +577,8 @@ def history_command(subject: str, series_text: str | None, every: int, min_chang
               help="The smallest change that counts (default: the metric's, 5% for CPU per "
                    "request and throughput, 10% for latencies).")
 @click.option("--max-rounds", type=int, default=12, show_default=True,
-              help="Rounds an inconclusive step may grow to before the search stops.")
+              help="Rounds an undecided step may grow to (in at most 3 looks) before the "
+                   "search stops.")
 @_subject_options
 def bisect_command(repository: str, good: str, bad: str, metric_name: str, kind: str | None,
                    delta: float | None, max_rounds: int, results_dir: Path, **options: Any) -> None:
@@ -576,10 +604,10 @@ def bisect_command(repository: str, good: str, bad: str, metric_name: str, kind:
 
     def step(one: Step) -> None:
         c = one.comparison
-        ratio = f"{c.ratio:.3f} [{c.low:.3f}, {c.high:.3f}]" if c.ratio and c.low and c.high \
-            else "-"
+        ratio = f"{c.ratio:.3f} [{c.low:.3f}, {c.high:.3f}] ({level_text(c.level)})" \
+            if c.ratio and c.low and c.high else "-"
         click.echo(f"{one.point.label} {one.point.title}: {ratio} over {len(c.ratios)} rounds, "
-                   f"{c.verdict}")
+                   f"noise {noise_text(c)}, {verdict_text(c)}")
 
     outcome = run_bisect(plan, chosen, history.folder(repository, results_dir),
                          Placement(generator_cores, server_cores), max_rounds, None, step)

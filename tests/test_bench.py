@@ -10,13 +10,14 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from loadgen.bench import run_bench, schedule
-from loadgen.benchfile import load_bench
+from loadgen.bench import RoundRunner, run_bench, run_budgeted, schedule
+from loadgen.benchfile import Bench, Cell, load_bench, with_budget
 from loadgen.compare import REGRESSION, compare
 from loadgen.errors import LoadgenError
 from loadgen.report import build_report
@@ -69,6 +70,87 @@ def test_rounds_are_interleaved_and_shuffled(tmp_path: Path) -> None:
     assert len(rounds) == 3 and all(len(r) == 4 for r in rounds)
     assert all({c.name for c in r} == {c.name for c in rounds[0]} for r in rounds)
     assert len({tuple(c.name for c in r) for r in rounds}) > 1, "each round has its own order"
+
+
+class Clock:
+    """Time that moves a second for every trial the fake runner runs."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fake_rounds(store: RunStore, clock: Clock, cpu: Callable[[str, int], float]
+                ) -> RoundRunner:
+    """Rounds that write trials at once: each cell's CPU per request is cpu(target, round)."""
+    def run(bench: Bench, cells: Sequence[Cell], first: int) -> int:
+        written = 0
+        for round_index, order in enumerate(schedule(bench, cells), first):
+            for position, cell in enumerate(order):
+                clock.now += 1
+                store.write_trial({
+                    "round": round_index, "position": position, "status": "ok",
+                    "looks": bench.looks,
+                    "cell": {"name": cell.name, "target": cell.target.name,
+                             "server": cell.server.name, "scenario": cell.scenario.label},
+                    "result": {"valid": True, "generator_bound": False, "requests": 300,
+                               "profile": {"stages": [{"rate": 300}]}, "kinds": {},
+                               "server_cpu_us_per_request": cpu(cell.target.name,
+                                                                round_index)}})
+                written += 1
+        return written
+    return run
+
+
+PLANNED = """
+rounds = 3
+baseline = { target = "a", server = "uvicorn" }
+[[target]]
+name = "a"
+[[target]]
+name = "b"
+[[target]]
+name = "slow"
+[[server]]
+name = "uvicorn"
+[[scenario]]
+name = "plaintext"
+"""
+
+# b against a per round: noise of ±3% that would take about 80 rounds to decide; 5% worse
+# within ±0.1%, which straddles δ however many rounds it gets; the same as a.
+NOISY = (1.03, 0.97, 1.0)
+
+
+@pytest.mark.parametrize(("budget", "b_cpu", "rounds", "looks", "stop"), [
+    # 9 s planned; then rounds of 2 trials while they fit in 30 s: 10 of them.
+    (30, lambda r: 100 * NOISY[r % 3], 13, 2, "budget"),
+    (10_000, lambda r: 105 * (1 + 0.001 * (-1) ** r), 5, 3, "looks"),
+    (10_000, lambda r: 100.0, 3, 1, "decided"),
+    (0, lambda r: 100 * NOISY[r % 3], 3, 1, "no budget"),
+])
+def test_a_budget_adds_rounds_for_the_undecided_cells_only(
+        tmp_path: Path, budget: float, b_cpu: Callable[[int], float], rounds: int,
+        looks: int, stop: str) -> None:
+    (tmp_path / "bench.toml").write_text(PLANNED)
+    bench = with_budget(load_bench(tmp_path / "bench.toml"), budget)
+    store, clock = RunStore.create(tmp_path / "results"), Clock()
+    added: list[tuple[int, list[str]]] = []
+    outcome = run_budgeted(
+        bench, store,
+        fake_rounds(store, clock, lambda target, r: {"a": 100.0, "slow": 200.0}.get(
+            target) or b_cpu(r)),
+        lambda index, cells: added.append((index, sorted(c.name for c in cells))), clock)
+    assert outcome.stop == stop and outcome.looks == looks
+    # The regression was decided at once: it never gets another round; b and its baseline do.
+    assert outcome.rounds == {"a/uvicorn/plaintext": rounds, "b/uvicorn/plaintext": rounds,
+                              "slow/uvicorn/plaintext": 3}
+    assert added == [(i, ["a/uvicorn/plaintext", "b/uvicorn/plaintext"])
+                     for i in range(3, rounds)]
+    assert clock.now <= max(budget, 9)
+    assert f"{looks} look(s)" in outcome.text
 
 
 def test_every_trial_is_stored_self_described(run: RunStore) -> None:

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.benchfile import load_bench
+from loadgen.benchfile import load_bench, with_budget
+from loadgen.compare import MAX_LOOKS
 from loadgen.errors import LoadgenError
 
 MINIMAL = """
@@ -45,6 +46,13 @@ def test_the_matrix_and_its_profiles(tmp_path: Path) -> None:
     assert bench.profile(plaintext).stages[0].rate == 200
     assert bench.profile(routing).stages[0].rate == 50
     assert bench.profile(routing).duration_s == 2
+    assert (bench.budget_s, bench.looks) == (None, 1)  # no budget: one look at 95%
+
+
+def test_a_budget_allows_more_looks(tmp_path: Path) -> None:
+    bench = load_bench(write(tmp_path, 'budget = "10m"\n' + MINIMAL))
+    assert (bench.budget_s, bench.looks) == (600, MAX_LOOKS)
+    assert (with_budget(bench, 0).budget_s, with_budget(bench, 0).looks) == (None, 1)
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -53,6 +61,7 @@ def test_the_matrix_and_its_profiles(tmp_path: Path) -> None:
     (MINIMAL.replace("rounds = 2", "rounds = 1"), "rounds must be at least 2"),
     ('baseline = { target = "c" }\n' + MINIMAL, "baseline c/uvicorn is not in the matrix"),
     (MINIMAL.replace('duration = "2s"', 'duration = "soon"'), "not a duration"),
+    ('budget = "ten minutes"\n' + MINIMAL, "bench.toml: budget: not a duration: 'ten minutes'"),
     ("rounds = [", "bench.toml: "),
 ])
 def test_bad_bench_files_are_one_line(tmp_path: Path, text: str, message: str) -> None:
