@@ -27,13 +27,16 @@ class Owner(Protocol):
     def check(self, conn: Connection, rec: Recorder, status: int) -> None: ...
     def on_lost(self, conn: Connection) -> None: ...
     def fail(self, conn: Connection, kind: str) -> None: ...
+    def on_write_blocked(self, now: int) -> None: ...
+    def on_write_resumed(self, since: int, now: int) -> None: ...
 
 
 class Connection(asyncio.Protocol):
     """A connection in an open-loop run: every completion goes back to the owner's schedule."""
 
     # Slots make the hot path's attribute reads and writes cheaper than a __dict__ would.
-    __slots__ = ("body", "expect", "intended", "owner", "parser", "rec", "sent", "transport")
+    __slots__ = ("blocked", "body", "expect", "intended", "owner", "parser", "rec", "sent",
+                 "transport")
 
     def __init__(self, owner: Owner) -> None:
         self.owner = owner
@@ -44,10 +47,21 @@ class Connection(asyncio.Protocol):
         self.sent = 0
         self.expect: Expectation | None = None  # set when this response is sampled for checks
         self.body: list[bytes] = []
+        self.blocked = 0  # since when a write has waited for room in the socket
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.parser = HttpResponseParser(self)
+        # Told whenever a write does not fit the socket at once: the server is not reading
+        # fast enough (large uploads). It costs nothing while every write fits.
+        transport.set_write_buffer_limits(high=0)  # type: ignore[attr-defined]
+
+    def pause_writing(self) -> None:
+        self.blocked = perf_counter_ns()
+        self.owner.on_write_blocked(self.blocked)
+
+    def resume_writing(self) -> None:
+        self.owner.on_write_resumed(self.blocked, perf_counter_ns())
 
     def data_received(self, data: bytes) -> None:
         try:

@@ -25,6 +25,7 @@ from loadgen.checks import Expectation, verify
 from loadgen.connection import ClosedLoopConnection, Connection
 from loadgen.errors import LoadgenError
 from loadgen.flow import Flow, FlowConnection, FlowEnded, Session
+from loadgen.pauses import PauseWatch, overlap_ns, steal_between
 from loadgen.profile import LoadProfile
 from loadgen.recording import KindResult, KindTotals, Recorder
 from loadgen.request import Endpoint, RequestTemplate
@@ -35,6 +36,9 @@ from loadgen.timer import PreciseTimer
 SWEEP_S = 0.1
 INTERVAL_NS = NS
 RECONNECT_BACKOFF_S = 0.05
+# A send this much later than "due, and a connection free" is late: the generator's fault,
+# unless a pause of the machine covers the lateness.
+LATE_NS = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -80,10 +84,19 @@ class WorkerResult:
     reconnects: int
     flows: int  # multi-step flows run to their end
     generator_lag: str
-    cpu_fraction: float  # CPU time over wall time, from the window's start to the drain's end
+    cpu_fraction: float  # CPU time over unpaused wall time, window start to drain end
     interrupted: bool
     cpus: tuple[int, ...] = field(default=())
     where: str = ""  # the Dask worker that ran it, on a cluster
+    # The self-check's counts (see loadgen.pauses and result.check_generator):
+    late: int = 0  # sends late by more than LATE_NS that no pause explains
+    late_in_pause: int = 0  # sends as late, all but LATE_NS of it inside a pause
+    waited_in_pause: int = 0  # of the sends that waited for a connection: due inside a pause
+    core_wait_fraction: float = 0.0  # runnable but waiting for its core, over unpaused time
+    pauses: tuple[tuple[float, float], ...] = ()  # (start, length) in s after the window start
+    steal_ms: dict[int, tuple[float, ...]] = field(default_factory=dict)  # core -> per second
+    write_blocked: int = 0  # requests whose write found the socket full (the server's doing)
+    write_blocked_s: float = 0.0  # the time they waited for it
 
 
 StartGate = Callable[[], Awaitable[float]]
@@ -141,6 +154,12 @@ class Worker:
         self._available_since = 0  # since when at least one connection has been idle
         self._errors: Counter[str] = Counter()
         self._gen_lag = array("q")
+        # (since, sent) of late sends and (due, sent) of those that waited for a connection,
+        # still to be judged against the pauses
+        self._late, self._waits = array("q"), array("q")
+        self._late_own = self._late_paused = self._waited_paused = 0
+        self._watch = PauseWatch()
+        self._blocked = self._blocked_ns = 0
         self._gen_lag_hist = histogram.new_histogram()
         self._intervals: list[Interval] = []
         self._intended = self._sent = self._unsent = self._waited = self._reconnects = 0
@@ -150,8 +169,9 @@ class Worker:
         self._reconnecting: set[asyncio.Task[None]] = set()
         self._interrupted = False
         self._second = 0
-        self._cpu0: tuple[float, int] | None = None  # (CPU time, perf_counter_ns) at start
-        self._cpu_fraction = 0.0
+        # (CPU time, perf_counter_ns, the loop thread's ns waiting for its core) at start
+        self._cpu0: tuple[float, int, int] | None = None
+        self._cpu_fraction = self._core_wait_fraction = 0.0
         self.end_ns = 0
 
     @staticmethod
@@ -176,6 +196,7 @@ class Worker:
         start_epoch = await start_gate()
         await asyncio.sleep(max(0.0, start_epoch - time.time()))
         profile = self.plan.profile
+        self._watch.start()
         self._start_ns = perf_counter_ns()
         self._warm_end_ns = self._start_ns + int(profile.warmup_s * NS)
         self.end_ns = self._warm_end_ns + int(profile.duration_s * NS)
@@ -224,7 +245,7 @@ class Worker:
         return self._loop.time() + (ns - perf_counter_ns()) / NS
 
     def _begin_measuring(self) -> None:
-        self._cpu0 = time.process_time(), perf_counter_ns()
+        self._cpu0 = time.process_time(), perf_counter_ns(), self._watch.loop_wait_ns()
         if not self._open:
             # Closed loop has no schedule: the window starts when the recorders switch.
             self._warm_end_ns = perf_counter_ns()
@@ -253,9 +274,15 @@ class Worker:
             self._sent += 1
             # The generator's own lateness: time since the request was due and a connection
             # was free. Waiting for a busy connection is the server's doing, not ours.
-            self._gen_lag.append((now - (intended if intended > free else free)) // 1000)
+            since = intended if intended > free else free
+            self._gen_lag.append((now - since) // 1000)
+            if now - since > LATE_NS:  # rare: judged off the hot path, once pauses are known
+                self._late.append(since)
+                self._late.append(now)
             if free > intended:
                 self._waited += 1
+                self._waits.append(intended)
+                self._waits.append(now)
         else:
             data, rec, expect = self._next_warm()
         conn.send(rec, data, intended, now, expect)
@@ -422,6 +449,33 @@ class Worker:
             self._totals[kind].fold(rec)
         histogram.record_all(self._gen_lag_hist, self._gen_lag)
         del self._gen_lag[:]
+        self._judge(self._watch.covered_ns)
+
+    def _judge(self, upto: int) -> None:
+        """Judge the late and the waiting sends made before `upto` (the watchdog has seen
+        every pause until then). A late send is the generator's own unless it was late by no
+        more than LATE_NS besides the pauses in between; a send that waited for a busy
+        connection is the server's pushback unless it fell due inside a pause (the backlog a
+        pause leaves is no sign of a slow server)."""
+        pauses = self._watch.pauses
+        self._late, own, paused = _split(
+            self._late, upto, lambda since, sent: sent - since - overlap_ns(pauses, since, sent)
+            > LATE_NS)
+        self._late_own += own
+        self._late_paused += paused
+        self._waits, _, paused = _split(
+            self._waits, upto, lambda due, _: not overlap_ns(pauses, due, due + 1))
+        self._waited_paused += paused
+
+    def on_write_blocked(self, now: int) -> None:
+        """A write found a connection's socket full: the server is not reading fast enough."""
+        if now >= self._warm_end_ns:
+            self._blocked += 1
+
+    def on_write_resumed(self, since: int, now: int) -> None:
+        """The socket took the rest of that write."""
+        if since >= self._warm_end_ns:
+            self._blocked_ns += now - since
 
     def _flush(self) -> None:
         """Close the current second: add it to the totals and hand it on. Also at the end."""
@@ -461,9 +515,15 @@ class Worker:
         assert self._done is not None
         now = perf_counter_ns()
         self._window_end_ns = min(now, self.end_ns)
+        self._watch.stop()
+        self._judge(now)
         if self._cpu0 is not None and now > self._cpu0[1]:
-            cpu_s = time.process_time() - self._cpu0[0]
-            self._cpu_fraction = cpu_s / ((now - self._cpu0[1]) / NS)
+            cpu_s, start, wait = self._cpu0
+            # A pause is nobody's CPU time: over the time the process could run.
+            unpaused = now - start - sum(length for _, length in self._window_pauses()) * NS
+            if unpaused > 0:
+                self._cpu_fraction = (time.process_time() - cpu_s) * NS / unpaused
+                self._core_wait_fraction = (self._watch.loop_wait_ns() - wait) / unpaused
         for conn in self._conns:
             self._count_error(conn, "timeout")  # still in flight when the drain ran out
         while self._next_t is not None:  # due, or scheduled before a stop, and never sent
@@ -493,6 +553,22 @@ class Worker:
                 conn.transport.abort()
         await asyncio.sleep(0)  # run the connection_lost callbacks
 
+    def _window_pauses(self) -> list[tuple[float, float]]:
+        """The pauses in the measured window and the drain (the watch ends with the drain), as
+        (start, length) in s after the window's start; each put at the end of its stretch,
+        where the watchdog woke and so where it ended."""
+        start = self._warm_end_ns
+        return [(max(0, p.end_ns - p.length_ns - start) / NS, p.length_ns / NS)
+                for p in self._watch.pauses if p.end_ns > start]
+
+    def _steal_ms(self) -> dict[int, tuple[float, ...]]:
+        """Each core's stolen ms in each second of the measured window."""
+        seconds = -(-(self._window_end_ns - self._warm_end_ns) // INTERVAL_NS)
+        return {core: tuple(steal_between(samples, self._warm_end_ns + i * INTERVAL_NS,
+                                          self._warm_end_ns + (i + 1) * INTERVAL_NS) / 1e6
+                            for i in range(seconds))
+                for core, samples in self._watch.steal.items()}
+
     def _result(self, start_epoch: float) -> WorkerResult:
         measured_ns = max(0, self._window_end_ns - self._warm_end_ns)
         return WorkerResult(
@@ -512,7 +588,31 @@ class Worker:
             generator_lag=histogram.encode(self._gen_lag_hist),
             cpu_fraction=self._cpu_fraction,
             interrupted=self._interrupted,
+            late=self._late_own,
+            late_in_pause=self._late_paused,
+            waited_in_pause=self._waited_paused,
+            core_wait_fraction=self._core_wait_fraction,
+            pauses=tuple(self._window_pauses()),
+            steal_ms=self._steal_ms(),
+            write_blocked=self._blocked,
+            write_blocked_s=self._blocked_ns / NS,
         )
+
+
+def _split(pairs: array[int], upto: int, rule: Callable[[int, int], bool],
+           ) -> tuple[array[int], int, int]:
+    """(the pairs ending after `upto`, still pending; how many of the others `rule` holds
+    for; how many it does not)."""
+    pending, yes, no = array("q"), 0, 0
+    for i in range(0, len(pairs), 2):
+        first, end = pairs[i], pairs[i + 1]
+        if end > upto:
+            pending.extend((first, end))
+        elif rule(first, end):
+            yes += 1
+        else:
+            no += 1
+    return pending, yes, no
 
 
 def _load_flow(path: str, params: tuple[tuple[str, Any], ...]) -> tuple[Flow, dict[str, Any]]:

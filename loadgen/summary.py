@@ -49,6 +49,43 @@ def _kind_table(result: RunResult) -> list[str]:
     return rows
 
 
+def _self_check(result: RunResult) -> list[str]:
+    """The three causes the self-check tells apart: the generator, a pause of the machine, the
+    server pushing back; the first only leaves the run out of verdicts."""
+    check = result.check_generator()
+    verdict = ("GENERATOR-BOUND: " + "; ".join(check.reasons)) if check.bound else "kept up"
+    detail = f"CPU {check.cpu_fraction:.0%} of its core"
+    if check.core_wait_fraction >= 0.01:
+        detail += f", {check.core_wait_fraction:.0%} waiting for it behind other processes"
+    if check.intended_rps is not None:
+        detail += (f"; {check.late:,} of {check.sent:,} sends late with a connection free, "
+                   f"send lag p99 {format_us(check.generator_lag_p99_us)}")
+    lines = [f"generator    {verdict}", f"             {detail}"]
+    steal = sum(result.steal_ms(server=False))
+    server_steal = sum(result.steal_ms(server=True))
+    stolen = f"steal {steal:,.0f} ms on the generator's core(s), {server_steal:,.0f} ms on the " \
+             "server's"
+    if check.pauses:
+        at, longest = max(check.pauses, key=lambda p: p[1])
+        late = (f"; {check.late_in_pause:,} sends late only by a pause, not counted against the "
+                f"generator" if check.late_in_pause else "")
+        lines.append(f"machine      paused {len(check.pauses):,} time(s), "
+                     f"{format_us(int(check.paused_s * 1e6))} in all (longest "
+                     f"{format_us(int(longest * 1e6))} at {at:.2f} s){late}; {stolen}; the "
+                     f"seconds it touched are marked in the JSON series")
+    else:
+        lines.append(f"machine      no pause seen; {stolen}")
+    pushback = (f"{check.waited_fraction:.1%} of requests waited for a busy connection"
+                if check.intended_rps is not None else "closed loop")
+    if check.waited_in_pause:
+        pushback += f" ({check.waited_in_pause:,} of them fell due inside a pause)"
+    if check.write_blocked:
+        pushback += (f"; {check.write_blocked:,} writes waited "
+                     f"{format_us(int(check.write_blocked_s * 1e6))} in all for a full socket")
+    lines.append(f"pushback     {pushback}")
+    return lines
+
+
 def _counts(counter: dict[int, int] | dict[str, int]) -> str:
     return ", ".join(f"{key}: {n:,}" for key, n in sorted(counter.items())) or "none"
 
@@ -98,12 +135,7 @@ def render(result: RunResult) -> str:
                      f"checked in full, all correct")
     if len(result.kinds) > 1:
         lines += _kind_table(result)
-    verdict = ("GENERATOR-BOUND: " + "; ".join(check.reasons)) if check.bound else "kept up"
-    detail = f"CPU {check.cpu_fraction:.0%} of its core"
-    if check.intended_rps is not None:
-        detail += (f", generator lag p99 {format_us(check.generator_lag_p99_us)}, "
-                    f"{check.waited_fraction:.1%} of requests waited for a busy connection")
-    lines += [f"generator    {verdict}", f"             {detail}"]
+    lines += _self_check(result)
     if result.server is not None:
         cpu = result.server_cpu_us_per_request
         per_request = f"{cpu:,.1f} µs CPU per request" if cpu is not None else "CPU unknown"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from loadgen import histogram
 from loadgen.engine import WorkerResult
 from loadgen.profile import LoadProfile
@@ -17,7 +19,9 @@ def encoded(values: list[int]) -> str:
 
 
 def worker(index: int, *, requests: int = 1000, sent: int = 1000, intended: int = 1000,
-           waited: int = 0, gen_lag_us: int = 100, cpu: float = 0.2,
+           waited: int = 0, gen_lag_us: int = 100, cpu: float = 0.2, core_wait: float = 0.0,
+           late: int = 0, late_in_pause: int = 0, waited_in_pause: int = 0,
+           pauses: tuple[tuple[float, float], ...] = (), write_blocked: int = 0,
            errors: dict[str, int] | None = None, status: dict[int, int] | None = None,
            failures: dict[str, int] | None = None) -> WorkerResult:
     kind = KindResult(corrected=encoded([500] * requests), uncorrected=encoded([400] * requests),
@@ -27,8 +31,9 @@ def worker(index: int, *, requests: int = 1000, sent: int = 1000, intended: int 
         share=Share(index, 2), start_epoch_s=0.0, measured_s=1.0, kinds={"GET /": kind},
         intervals=[], errors=errors or {}, intended=intended, sent=sent, unsent=0,
         waited=waited, reconnects=0, flows=0, generator_lag=encoded([gen_lag_us] * sent),
-        cpu_fraction=cpu,
-        interrupted=False)
+        cpu_fraction=cpu, interrupted=False, late=late, late_in_pause=late_in_pause,
+        waited_in_pause=waited_in_pause, core_wait_fraction=core_wait, pauses=pauses,
+        write_blocked=write_blocked)
 
 
 OPEN = LoadProfile.constant(2000, 1.0, processes=2, connections=4)
@@ -50,9 +55,46 @@ def test_an_open_loop_run_that_kept_up() -> None:
 
 
 def test_late_sends_with_free_connections_are_the_generators_fault() -> None:
-    check = RunResult("t", OPEN, [worker(0, gen_lag_us=9000), worker(1)], (1,)).check_generator()
+    check = RunResult("t", OPEN, [worker(0, late=30), worker(1)], (1,)).check_generator()
     assert check.bound
-    assert "generator lag p99 9.0 ms" in check.reasons[0]
+    assert "it sent 30 of 2,000 requests (1.5%) over 5 ms late" in check.reasons[0]
+
+
+def test_a_few_late_sends_are_no_verdict() -> None:
+    """The p99 of 50 sends is the slowest one: a share of late sends counts only from LATE_MIN
+    of them, and only above LATE_SHARE of all."""
+    few = [worker(k, requests=25, sent=25, intended=25, late=9) for k in range(2)]
+    assert not RunResult("t", OPEN, few, (1,)).check_generator().bound
+    rare = [worker(k, requests=10_000, sent=10_000, intended=10_000, late=45) for k in range(2)]
+    assert not RunResult("t", OPEN, rare, (1,)).check_generator().bound
+    # The old rule: one send of 9 ms among a few dozen made the "p99" and the verdict.
+    lone = [worker(0, requests=50, sent=50, intended=50, gen_lag_us=9000)]
+    assert not RunResult("t", OPEN, lone, (1,)).check_generator().bound
+
+
+def test_sends_late_by_a_pause_are_the_pauses() -> None:
+    paused = worker(0, late_in_pause=300, waited_in_pause=200, waited=200,
+                    pauses=((1.2, 0.3),))
+    result = RunResult("t", OPEN, [paused, worker(1, pauses=((1.25, 0.3),))], (1,))
+    check = result.check_generator()
+    assert not check.bound
+    assert check.pauses == ((1.2, pytest.approx(0.35)),), "the workers' pauses merge into one"
+    assert result.causes(check) == ["machine pause"], "a pause's backlog is no pushback"
+    assert result.to_json()["machine_pauses"]["late_sends"] == 300
+
+
+def test_a_shared_core_is_the_generators_environment_failing_it() -> None:
+    check = RunResult("t", OPEN, [worker(0, cpu=0.5, core_wait=0.47)], (1,)).check_generator()
+    assert check.bound
+    assert "47% waiting for it behind other processes" in check.reasons[0]
+
+
+def test_a_server_that_pushes_back() -> None:
+    busy = RunResult("t", OPEN, [worker(k, waited=200) for k in range(2)], (1,))
+    assert busy.causes(busy.check_generator()) == ["server pushback"]
+    full = RunResult("t", OPEN, [worker(0, write_blocked=3)], (1,))
+    assert full.causes(full.check_generator()) == ["server pushback"]
+    assert full.to_json()["server_pushback"]["writes_blocked"] == 3
 
 
 def test_a_shortfall_without_waiting_is_the_generators_fault() -> None:
