@@ -64,10 +64,10 @@ def bisect(plan: HistoryPlan, chosen: Metric, home: Path, placement: Placement,
         if on_step is not None:
             on_step(step)
         if step.comparison.verdict == TOO_FEW:
-            raise LoadgenError(f"{chosen.label}: too few samples (n={step.comparison.fewest} "
-                               f"in a trial) to judge a percentile, which needs {MIN_TAIL_SAMPLES} "
-                               f"beyond it: "
-                               f"a longer --duration or a higher --rate")
+            raise LoadgenError(
+                f"{chosen.label}: too few samples (n={step.comparison.fewest} in a trial) to "
+                f"judge: a percentile needs {MIN_TAIL_SAMPLES} beyond it; use a longer "
+                f"--duration or a higher --rate")
         return step
 
     lo, hi = 0, len(plan.points) - 1

@@ -17,10 +17,10 @@ from loadgen import history
 from loadgen.benchfile import ScenarioEntry, ServerEntry
 from loadgen.bisect import bisect
 from loadgen.changepoints import change_points, step_fit
-from loadgen.compare import metric
+from loadgen.compare import TOO_FEW, Comparison, metric
 from loadgen.errors import LoadgenError
 from loadgen.nightly import load_nightly, run_nightly
-from loadgen.points import commit_points, commits, points, repository, thin, version_points
+from loadgen.points import Point, commit_points, commits, points, repository, thin, version_points
 from loadgen.report import build_history_report
 from loadgen.runner import Placement
 
@@ -195,6 +195,23 @@ def _broken_commit(path: Path, tmp_path: Path) -> Path:
     head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], check=True,
                           capture_output=True, text=True).stdout.strip()
     return clone / head
+
+
+def test_bisect_on_a_percentile_with_too_few_samples_stops_at_once(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    chosen = metric("p99")
+    calls = []
+
+    def ab(*args: object, **kwargs: object) -> tuple[list[Comparison], None]:
+        calls.append(args)
+        return [Comparison("bad", "good", chosen, (1.0, 2.0, 0.5), None, None, None, TOO_FEW,
+                           fewest=50)], None
+
+    monkeypatch.setattr("loadgen.bisect.ab", ab)
+    axis = [Point("version", name, name, name) for name in ("a", "b", "c", "d")]
+    with pytest.raises(LoadgenError, match=r"p99: too few samples \(n=50 in a trial\)"):
+        bisect(plan(tmp_path, axis), chosen, tmp_path, PLACEMENT, max_rounds=12)
+    assert len(calls) == 1  # the bad end's A/B, and no more
 
 
 def test_bisect_names_commit_4(repo: tuple[Path, list[str]], tmp_path: Path) -> None:
