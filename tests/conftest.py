@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from loadgen import cpus
@@ -43,3 +45,18 @@ def raw_server(start_server: StartServer) -> ServerProcess:
 @pytest.fixture
 def edge_server(start_server: StartServer) -> ServerProcess:
     return start_server("edge:app", APPS_DIR)
+
+
+def wait_for_load(server: ServerProcess, timeout: float = 60) -> None:
+    """Wait until a generator has connected to `server`: its load is about to start. A fixed
+    sleep instead would guess how long a loadgen process takes to start on this host."""
+    assert server.process is not None
+    root = psutil.Process(server.process.pid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in (root, *root.children(recursive=True)):
+            if any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == server.endpoint.port
+                   for c in process.net_connections("tcp")):
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"no generator connected to the server within {timeout:g} s")

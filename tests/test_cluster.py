@@ -24,7 +24,7 @@ from loadgen.request import get_template
 from loadgen.runner import Placement, run_load
 from loadgen.servers import ServerProcess
 
-from .conftest import SERVER_CORES
+from .conftest import SERVER_CORES, wait_for_load
 from .test_cli import CLOSED_PORT, LOADGEN, loadgen
 
 distributed = pytest.importorskip("distributed")
@@ -56,7 +56,8 @@ def test_the_merge_is_the_workers_results_merged(cluster: str,
     assert result.requests == sum(counts) and all(counts)
     merged = histogram.merge(k.corrected for w in result.workers for k in w.kinds.values())
     assert histogram.encode(merged) == histogram.encode(result.total.corrected)
-    assert result.throughput_rps == pytest.approx(RATE, rel=0.02)
+    assert sum(w.intended for w in result.workers) == RATE * 2, "the schedule, split exactly"
+    assert sum(w.sent + w.unsent for w in result.workers) == RATE * 2
     generator = result.to_json()["generator"]
     assert sorted(w["requests"] for w in generator["workers"]) == sorted(counts)
     assert generator["cpus"] == [] and all(w["cpus"] for w in generator["workers"])
@@ -69,10 +70,17 @@ def test_a_worker_killed_mid_run_leaves_a_partial_result(raw_server: ServerProce
             distributed.Client(local) as client:
         pids = client.run(os.getpid)
         victim = sorted(pids)[1]
-        threading.Timer(4.5, os.kill, (pids[victim], signal.SIGKILL)).start()
+        def kill_when_loading() -> None:
+            wait_for_load(raw_server)
+            time.sleep(2.0)  # into the 3 s start lead, the warm-up or the window: all mid-run
+            os.kill(pids[victim], signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_when_loading)
+        killer.start()
         endpoint = raw_server.endpoint
         result = run_load(endpoint, (get_template(endpoint, "/plaintext"),), profile(3.0),
                           Placement((), SERVER_CORES, local.scheduler_address))
+        killer.join()
     assert result.partial
     assert [(m.where, m.reason) for m in result.missing] == [(victim, "the worker left the "
                                                                       "cluster")]
@@ -109,7 +117,8 @@ def test_ctrl_c_ends_every_worker_early_and_keeps_what_they_measured(
                              "--rate", "300", "-d", "60s", "--warmup", "0.5s", "--processes",
                              "2", "--cluster", cluster, "--json", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8.0)  # start-up, the 3 s start lead, the warm-up and a few measured seconds
+    wait_for_load(raw_server)
+    time.sleep(5.0)  # the 3 s start lead, the warm-up of 0.5 s and some measured time
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -119,7 +128,7 @@ def test_ctrl_c_ends_every_worker_early_and_keeps_what_they_measured(
     result = json.loads(out.read_text())
     assert result["interrupted"] is True and result["partial"] is False
     assert len(result["generator"]["workers"]) == 2
-    assert 300 < result["requests"] < 6000
+    assert 0 < result["requests"] < 300 * 60
 
 
 def test_a_server_the_workers_cannot_reach_is_one_line(cluster: str) -> None:

@@ -51,6 +51,15 @@ def _server_under(launcher: psutil.Process, timeout: float = 20) -> psutil.Proce
     raise AssertionError("the server did not start")
 
 
+def _wait_for_workers(server: psutil.Process, count: int, timeout: float = 30) -> None:
+    """Wait until the server has started `count` worker processes of its own."""
+    deadline = time.monotonic() + timeout
+    while len(server.children()) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the server did not start {count} workers")
+        time.sleep(0.05)
+
+
 def _gone(process: psutil.Process) -> bool:
     try:
         return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
@@ -68,7 +77,7 @@ def test_no_server_survives_a_killed_launcher(command: list[str]) -> None:
     try:
         parent = psutil.Process(launcher.pid)
         server = _server_under(parent)
-        time.sleep(2.0)  # ready, and with --workers 2 its workers are up too
+        _wait_for_workers(server, 2 if "--workers" in command else 0)
         tree = [server, *server.children(recursive=True)]
         launcher.kill()  # SIGKILL: no cleanup of its own can run
         launcher.wait()
