@@ -43,9 +43,11 @@ bench: $(STAMP)
 nightly: $(STAMP)
 	$(BIN)/loadgen nightly bench.toml $(if $(REPO),--repository $(REPO))
 
-# The toolkit's own performance: loadgen against wrk on nginx, memory over run length, the
-# servers table, the A/A check, and the load from a Dask cluster against the local runner.
+# The toolkit's own performance: the self-check facing each of its causes, loadgen against wrk
+# on nginx, memory over run length, the servers table, the A/A check, and the load from a Dask
+# cluster against the local runner.
 perf: $(STAMP)
+	$(BIN)/python benchmarks/selfcheck.py
 	$(BIN)/python benchmarks/engine_vs_wrk.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/servers.py
