@@ -123,6 +123,18 @@ def _profiles(trials: list[dict[str, Any]]) -> str:
             f"<ul>{''.join(items)}</ul>\n")
 
 
+def _self_check_row(trial: dict[str, Any]) -> list[object]:
+    """What the self-check said of a trial: the causes, and each one's figures."""
+    result = trial["result"]
+    pauses, pushback = result["machine_pauses"], result["server_pushback"]
+    return [trial["cell"]["name"], trial["round"] + 1, ", ".join(result["causes"]),
+            "; ".join(result["generator"]["reasons"]) or "kept up",
+            f"{pauses['count']} ({pauses['total_ms']:,.0f} ms, longest "
+            f"{pauses['longest_ms']:,.0f} ms; {pauses['late_sends']} sends late by them)",
+            f"{pushback['waited_for_connection']:.1%} waited for a connection; "
+            f"{pushback['writes_blocked']} writes into a full socket"]
+
+
 def build_report(run: Path) -> Path:
     """Write RUN/report/index.html (and its figures) and RUN/summary.md; return the page."""
     trials = RunStore(run).trials()
@@ -159,6 +171,11 @@ def build_report(run: Path) -> Path:
             _timeline(first, f"{first['cell']['name']}, round {first['round'] + 1}",
                       out / f"{slug}-timeline.png")
             parts.append(_figure(f"{slug}-timeline.png", f"{scenario} baseline over time"))
+        checked = [t for t in group if (t.get("result") or {}).get("causes")]
+        if checked:
+            parts.append("<h3>Self-check: trials where more than the server showed</h3>"
+                         + _table(["cell", "round", "causes", "generator", "machine pauses",
+                                   "server pushback"], map(_self_check_row, checked)))
         failed = [t for t in group if t["status"] != "ok"]
         if failed:
             parts.append(_table(["cell", "round", "status", "message"],
