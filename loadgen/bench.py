@@ -44,10 +44,20 @@ def schedule(bench: Bench, cells: Sequence[Cell] | None = None) -> list[list[Cel
     return rounds
 
 
+def hash_seed(bench: Bench, round_index: int) -> int:
+    """The PYTHONHASHSEED of every server in a round. Each Python process otherwise draws its
+    own, and with it its dicts' and sets' layout: between two starts of the same app that
+    alone spread CPU per request by ±8% a round here (benchmarks/noise.py), ±4% with one seed
+    for both sides. One seed per round pairs the cells of a round, and the rounds still sample
+    several layouts rather than one that may be unusual."""
+    return (bench.seed * 1009 + round_index) % 2**32
+
+
 def run_trial(bench: Bench, cell: Cell, placement: Placement, store: RunStore,
-              stem: str, profiled: bool = False) -> dict[str, Any]:
+              stem: str, profiled: bool = False, seed: int = 0) -> dict[str, Any]:
     """One cell once: the trial document's status, result or error, and its packages.
-    `profiled`: py-spy samples the server, its files STEM.* in the run folder."""
+    `profiled`: py-spy samples the server, its files STEM.* in the run folder. `seed`: the
+    server's PYTHONHASHSEED."""
     try:
         python = (environment(cell.target.packages, cell.server.name) if cell.target.packages
                   else sys.executable)
@@ -68,7 +78,8 @@ def run_trial(bench: Bench, cell: Cell, placement: Placement, store: RunStore,
         spec = ServerSpec(cell.server.name, target_app(cell.target.app, cell.target.app_dir),
                           app_dir=cell.target.app_dir, python=python,
                           workers=cell.server.workers, cpus=placement.server,
-                          log_path=store.path / f"{stem}.server.log")
+                          log_path=store.path / f"{stem}.server.log",
+                          env=(("PYTHONHASHSEED", str(seed)),))
         result = run_served(spec, cell.target.name, workload, bench.profile(cell.scenario),
                             placement, sampling=SamplingPlan(store.path, stem) if profiled
                             else None)
@@ -106,9 +117,10 @@ def run_bench(bench: Bench, store: RunStore, placement: Placement,
     for round_index, order in enumerate(rounds, first_round):
         for position, cell in enumerate(order):
             stem = f"r{round_index:02d}-p{position:02d}-{cell.name.replace('/', '_')}"
-            outcome = run_trial(bench, cell, placement, store, stem, profiled)
+            seed = hash_seed(bench, round_index)
+            outcome = run_trial(bench, cell, placement, store, stem, profiled, seed)
             document = {**common, "round": round_index, "position": position,
-                        "cell": cell_json(bench, cell), **outcome}
+                        "hash_seed": seed, "cell": cell_json(bench, cell), **outcome}
             store.write_trial(document)
             written += 1
             if on_trial is not None:
