@@ -14,6 +14,7 @@ import itertools
 import random
 import time
 from array import array
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from loadgen.checks import Expectation, verify
 from loadgen.connection import ClosedLoopConnection, Connection
 from loadgen.errors import LoadgenError
 from loadgen.flow import Flow, FlowConnection, FlowEnded, Session
-from loadgen.pauses import PauseWatch, overlap_ns, steal_between
+from loadgen.pauses import Pause, PauseWatch, overlap_ns, steal_between
 from loadgen.profile import LoadProfile
 from loadgen.recording import KindResult, KindTotals, Recorder
 from loadgen.request import Endpoint, RequestTemplate
@@ -453,18 +454,12 @@ class Worker:
 
     def _judge(self, upto: int) -> None:
         """Judge the late and the waiting sends made before `upto` (the watchdog has seen
-        every pause until then). A late send is the generator's own unless it was late by no
-        more than LATE_NS besides the pauses in between; a send that waited for a busy
-        connection is the server's pushback unless it fell due inside a pause (the backlog a
-        pause leaves is no sign of a slow server)."""
+        every pause until then) against the pauses."""
         pauses = self._watch.pauses
-        self._late, own, paused = _split(
-            self._late, upto, lambda since, sent: sent - since - overlap_ns(pauses, since, sent)
-            > LATE_NS)
+        self._late, own, paused = _split(self._late, upto, pauses, _own_lateness)
         self._late_own += own
         self._late_paused += paused
-        self._waits, _, paused = _split(
-            self._waits, upto, lambda due, _: not overlap_ns(pauses, due, due + 1))
+        self._waits, _, paused = _split(self._waits, upto, pauses, _due_outside)
         self._waited_paused += paused
 
     def on_write_blocked(self, now: int) -> None:
@@ -599,20 +594,31 @@ class Worker:
         )
 
 
-def _split(pairs: array[int], upto: int, rule: Callable[[int, int], bool],
-           ) -> tuple[array[int], int, int]:
-    """(the pairs ending after `upto`, still pending; how many of the others `rule` holds
-    for; how many it does not)."""
-    pending, yes, no = array("q"), 0, 0
-    for i in range(0, len(pairs), 2):
-        first, end = pairs[i], pairs[i + 1]
-        if end > upto:
-            pending.extend((first, end))
-        elif rule(first, end):
-            yes += 1
-        else:
-            no += 1
-    return pending, yes, no
+def _split(pairs: array[int], upto: int, pauses: list[Pause],
+           rule: Callable[[int, int, list[Pause]], bool]) -> tuple[array[int], int, int]:
+    """(the pairs (first, sent) sent after `upto`, still pending; how many of the others
+    `rule` holds for, given the pauses; how many it does not). Off the hot path but not free:
+    a server that pushes back makes every send a pair, so with no pause about (the usual case)
+    nothing is looped over. `rule` must hold where no pause touches a pair."""
+    done = bisect_right(pairs[1::2], upto)  # sends are made in time order
+    judged, pending = pairs[:2 * done], pairs[2 * done:]
+    earliest = min(judged[0::2], default=upto)
+    near = [p for p in pauses if p.end_ns > earliest]
+    if not near:
+        return pending, done, 0
+    yes = sum(rule(judged[i], judged[i + 1], near) for i in range(0, len(judged), 2))
+    return pending, yes, done - yes
+
+
+def _own_lateness(since: int, sent: int, pauses: list[Pause]) -> bool:
+    """A late send is the generator's own unless pauses cover all but LATE_NS of it."""
+    return sent - since - overlap_ns(pauses, since, sent) > LATE_NS
+
+
+def _due_outside(due: int, _: int, pauses: list[Pause]) -> bool:
+    """A send that waited for a connection is the server's pushback unless it fell due inside
+    a pause (the backlog a pause leaves is no sign of a slow server)."""
+    return not overlap_ns(pauses, due, due + 1)
 
 
 def _load_flow(path: str, params: tuple[tuple[str, Any], ...]) -> tuple[Flow, dict[str, Any]]:

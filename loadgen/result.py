@@ -34,11 +34,7 @@ from loadgen.usage import Sample, cpu_at
 # 3. The server pushed back: more than PUSHBACK_SHARE of the requests waited for a busy
 #    connection (leaving out those due inside a pause: a pause leaves a backlog), or writes
 #    waited for a full socket.
-PUSHBACK_SHARE = 0.05
 LATE_SHARE = 0.01
-# Pauses of 1 ms are common on a virtual machine: a run names the machine as a cause from this
-# much pause in all, or from one send it delayed.
-PAUSE_REPORTED_MS = 10
 LATE_MIN = 20
 RATE_FLOOR = 0.97
 WAITED_CEILING = 0.01
@@ -47,6 +43,10 @@ WAITED_CEILING = 0.01
 CPU_CEILING = 0.95
 # From this share of its time waiting for its core, the generator's core is said to be shared.
 SHARED_CORE = 0.05
+# Pauses of 1 ms are common on a virtual machine: a run names the machine as a cause from this
+# much pause in all, or from one send it delayed.
+PAUSE_REPORTED_MS = 10
+PUSHBACK_SHARE = 0.05
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -13,7 +14,7 @@ import pytest
 from loadgen import histogram
 from loadgen.engine import Interval, IntervalSink
 from loadgen.profile import LoadProfile
-from loadgen.request import get_template
+from loadgen.request import Endpoint, RequestTemplate, encode_request, get_template
 from loadgen.result import LATE_MIN, RunResult
 from loadgen.runner import Placement, run_load
 from loadgen.servers import ServerProcess
@@ -160,6 +161,43 @@ def test_a_pause_of_the_whole_generator_is_a_pause_not_its_fault(
     assert "machine pause" in result.causes(check)
     series = result.to_json()["series"]
     assert max(series, key=lambda s: s["paused_ms"])["second"] == int(start)
+
+
+def test_a_server_that_does_not_read_is_pushback() -> None:
+    """A server that accepts connections and never reads, with small socket buffers: a 16 MB
+    upload cannot be written. The writes that found the socket full are counted, and the
+    self-check names the server's pushback, not the generator."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    acceptor = threading.Thread(target=accept)
+    acceptor.start()
+    endpoint = Endpoint("127.0.0.1", listener.getsockname()[1])
+    upload = RequestTemplate("POST /upload",
+                             encode_request(endpoint, "POST", "/upload", body=b"x" * 2**24))
+    try:
+        result = run_load(endpoint, (upload,), LoadProfile.constant(
+            20, 2.0, connections=4, warmup_s=0.2, timeout_s=0.5), Placement(GENERATOR_CORES))
+    finally:
+        stop.set()
+        acceptor.join()
+        for conn in (*accepted, listener):
+            conn.close()
+    check = result.check_generator()
+    assert check.write_blocked > 0
+    assert "server pushback" in result.causes(check)
+    assert not check.bound, check.reasons
+    assert result.total.errors["timeout"] > 0, "no answer came: every request timed out"
 
 
 def test_a_server_that_dies_mid_run_leaves_a_result(raw_server: ServerProcess) -> None:
