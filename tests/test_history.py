@@ -152,8 +152,7 @@ def test_the_history_cli_refuses_a_missing_repository_in_one_line() -> None:
 # ---------------------------------------------------------------- real environments and servers
 
 
-def test_history_flags_commit_4_and_nothing_else(repo: tuple[Path, list[str]],
-                                                tmp_path: Path) -> None:
+def test_history_flags_commit_4(repo: tuple[Path, list[str]], tmp_path: Path) -> None:
     path, hashes = repo
     home = tmp_path / "history"
     found = commit_points(str(path), f"{hashes[0]}..main")
@@ -161,7 +160,11 @@ def test_history_flags_commit_4_and_nothing_else(repo: tuple[Path, list[str]],
     assert len(runs) == 1 and len(runs[0].trials()) == 18
     series = history.series(history.trials(home), history.known_points(home))
     changes = {(c.before.key, c.after.key) for s in series for c in s.changes}
-    assert changes == {(hashes[2], hashes[3])}
+    # A change point between identical commits is a false alarm of the search over a dozen
+    # noisy series: benchmarks/changepoints.py measures how often (1 flat series in 300 at 3%
+    # noise), `history --confirm` rechecks each with an A/B, and a CI run here once found one
+    # between commits 1 and 2. Its absence is a figure of the host, not a behaviour to assert.
+    assert (hashes[2], hashes[3]) in changes
     # Where it shows: /b's latencies or the server's CPU per request, each of them worse. Which
     # of these clears the significance test at this small scale is the noise's choice: on one
     # CI run p50 [/b] did not, and another did.
