@@ -169,7 +169,7 @@ def test_history_flags_commit_4(repo: tuple[Path, list[str]], tmp_path: Path) ->
     # of these clears the significance test at this small scale is the noise's choice: on one
     # CI run p50 [/b] did not, and another did.
     slower = [c for s in series if s.metric.kind == "/b" or s.metric.name == "cpu_per_request"
-              for c in s.changes]
+              for c in s.changes if (c.before.key, c.after.key) == (hashes[2], hashes[3])]
     assert slower and all(c.magnitude > 0.05 for c in slower)
     page = build_history_report(home)
     assert "Hash /b more thoroughly" in page.read_text()
