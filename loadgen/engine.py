@@ -163,6 +163,8 @@ class Worker:
         self._blocked = self._blocked_ns = 0
         self._gen_lag_hist = histogram.new_histogram()
         self._intervals: list[Interval] = []
+        # The current second's (corrected, uncorrected) histograms, all kinds together.
+        self._this_second = histogram.new_histogram(), histogram.new_histogram()
         self._intended = self._sent = self._unsent = self._waited = self._reconnects = 0
         self._next_t: int | None = None
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -447,7 +449,7 @@ class Worker:
         """Fold raw values into the current second's histograms. Done every sweep rather than
         once a second, so that each pause of the loop stays short."""
         for kind, rec in self._measured.items():
-            self._totals[kind].fold(rec)
+            self._totals[kind].fold(rec, self._this_second)
         histogram.record_all(self._gen_lag_hist, self._gen_lag)
         del self._gen_lag[:]
         self._judge(self._watch.covered_ns)
@@ -475,11 +477,8 @@ class Worker:
     def _flush(self) -> None:
         """Close the current second: add it to the totals and hand it on. Also at the end."""
         self._fold()
-        corrected, uncorrected = histogram.new_histogram(), histogram.new_histogram()
-        for totals in self._totals.values():
-            second_corrected, second_uncorrected = totals.close_second()
-            corrected.add(second_corrected)
-            uncorrected.add(second_uncorrected)
+        corrected, uncorrected = self._this_second
+        self._this_second = histogram.new_histogram(), histogram.new_histogram()
         requests = int(corrected.get_total_count())
         if requests:
             interval = Interval(self._second, requests,

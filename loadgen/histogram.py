@@ -27,12 +27,13 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
 
 
-def record_all(histogram: HdrHistogram, values: Iterable[int]) -> None:
-    """Record every value (µs); values outside the trackable range are clamped, never dropped.
+def record_all(histogram: HdrHistogram, values: Iterable[int], *more: HdrHistogram) -> None:
+    """Record every value (µs) in `histogram`, and in each of `more`; values outside the
+    trackable range are clamped, never dropped.
 
     Equal to calling `record_value` for each value, but it computes the counts index inline, as
     hdrh does (`_counts_index_for`, for a lowest trackable value of 1): about 10 times cheaper
-    per distinct value, which keeps the engine's once-a-second fold from stalling its loop.
+    per distinct value, which keeps the engine's folds from stalling its loop.
     """
     tally = Counter(values)
     if not tally:
@@ -42,16 +43,18 @@ def record_all(histogram: HdrHistogram, values: Iterable[int]) -> None:
         for value, count in tally.items():
             clamped[min(max(value, 0), HIGHEST_US)] += count
         tally = clamped
-    counts = histogram.counts
-    magnitude = histogram.sub_bucket_half_count_magnitude
-    mask = histogram.sub_bucket_mask
-    half = histogram.sub_bucket_half_count
-    for value, count in tally.items():
-        bucket = (value | mask).bit_length() - magnitude - 1
-        counts[((bucket + 1) << magnitude) + (value >> bucket) - half] += count
-    histogram.total_count += sum(tally.values())
-    histogram.min_value = min(histogram.min_value, min(tally))
-    histogram.max_value = max(histogram.max_value, max(tally))
+    total, low, high = sum(tally.values()), min(tally), max(tally)
+    for one in (histogram, *more):
+        counts = one.counts
+        magnitude = one.sub_bucket_half_count_magnitude
+        mask = one.sub_bucket_mask
+        half = one.sub_bucket_half_count
+        for value, count in tally.items():
+            bucket = (value | mask).bit_length() - magnitude - 1
+            counts[((bucket + 1) << magnitude) + (value >> bucket) - half] += count
+        one.total_count += total
+        one.min_value = min(one.min_value, low)
+        one.max_value = max(one.max_value, high)
 
 
 def encode(histogram: HdrHistogram) -> str:

@@ -63,38 +63,30 @@ class KindResult:
 
 
 class KindTotals:
-    """The histograms of one request kind: the whole measured window and the current second."""
+    """The histograms of one request kind over the whole measured window."""
 
     def __init__(self) -> None:
         self.corrected = histogram.new_histogram()
         self.uncorrected = histogram.new_histogram()
         self.send_lag = histogram.new_histogram()
         self.status: Counter[int] = Counter()
-        self.second_corrected = histogram.new_histogram()
-        self.second_uncorrected = histogram.new_histogram()
 
-    def fold(self, rec: Recorder) -> None:
+    def fold(self, rec: Recorder, second: tuple[HdrHistogram, HdrHistogram]) -> None:
+        """Move the recorder's raw values into these totals, and into `second`: the current
+        second's (corrected, uncorrected) histograms of all kinds together. Recording each
+        value twice costs less than merging histograms at the end of each second: with the
+        14 kinds of the routing scenario that merge took 10 ms, and stalled the sends due."""
         service, lag, status = rec.take()
         if not service:
             return
-        histogram.record_all(self.second_uncorrected, service)
+        histogram.record_all(self.uncorrected, service, second[1])
         if lag:
-            histogram.record_all(self.second_corrected, map(add, service, lag))
+            histogram.record_all(self.corrected, map(add, service, lag), second[0])
             histogram.record_all(self.send_lag, lag)
         else:
-            histogram.record_all(self.second_corrected, service)
+            histogram.record_all(self.corrected, service, second[0])
             self.send_lag.record_value(0, len(service))
         self.status.update(status)
-
-    def close_second(self) -> tuple[HdrHistogram, HdrHistogram]:
-        """Add the current second to the totals; return its (corrected, uncorrected) and start
-        a new one (fresh histograms: hdrh's reset() zeroes its counters in a Python loop)."""
-        second = self.second_corrected, self.second_uncorrected
-        self.corrected.add(second[0])
-        self.uncorrected.add(second[1])
-        self.second_corrected = histogram.new_histogram()
-        self.second_uncorrected = histogram.new_histogram()
-        return second
 
     def result(self, rec: Recorder) -> KindResult:
         return KindResult(
