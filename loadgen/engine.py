@@ -508,7 +508,10 @@ class Worker:
     def _finish(self) -> None:
         assert self._done is not None
         now = perf_counter_ns()
-        self._window_end_ns = min(now, self.end_ns)
+        # In turns the schedule may end a turn before the window does: the window is the
+        # same for both schedules of a pair, since their servers are sampled over it.
+        in_turns = self.plan.profile.turns.count > 1 and not self._interrupted
+        self._window_end_ns = self.end_ns if in_turns else min(now, self.end_ns)
         self._watch.stop()
         self._judge(now)
         if self._cpu0 is not None and now > self._cpu0[1]:

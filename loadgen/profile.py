@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from loadgen.errors import LoadgenError
@@ -21,6 +21,22 @@ class Stage:
 
     duration_s: float
     rate: float
+
+
+@dataclass(frozen=True)
+class Turns:
+    """Open loop in turns: the schedule runs only in turn `index` of every `count` turns of
+    `length_s` each (warm-up included), and is silent in the others. Two servers loaded in
+    turns, one turn each, share the host's moods: see loadgen.pairing."""
+
+    length_s: float = 0.0
+    index: int = 0
+    count: int = 1
+
+    @property
+    def share(self) -> float:
+        """The part of the time this schedule runs."""
+        return 1 / self.count
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,7 @@ class LoadProfile:
     # The least time between two wake-ups of the open-loop scheduler; a request may be sent up
     # to this late so that one wake-up sends several (the send lag says what it cost).
     timer_slack_s: float = 0.0001
+    turns: Turns = Turns()
 
     def __post_init__(self) -> None:
         if self.connections < 1:
@@ -64,6 +81,8 @@ class LoadProfile:
                 raise LoadgenError("every stage needs a positive duration and a positive rate")
         if self.stages and abs(sum(s.duration_s for s in self.stages) - self.duration_s) > 1e-9:
             raise LoadgenError("the stages' durations must add up to the run's duration")
+        if self.turns.count > 1 and not (self.open_loop and self.turns.length_s > 0):
+            raise LoadgenError("turns need an open-loop schedule and a positive turn length")
 
     @property
     def open_loop(self) -> bool:
@@ -94,8 +113,19 @@ class LoadProfile:
             ramp = ", ".join(f"{s.duration_s:g}s:{s.rate:g}" for s in self.stages)
             head = (f"open loop, {self.arrival} arrivals, stages {ramp}, "
                     f"up to {self.connections} connections")
+        if self.turns.count > 1:
+            head += (f", in turn {self.turns.index + 1} of every {self.turns.count} of "
+                     f"{self.turns.length_s:g} s")
         return (f"{head}; {self.duration_s:g} s measured after {self.warmup_s:g} s warm-up; "
                 f"{self.processes} process{'es' if self.processes > 1 else ''}")
+
+    def in_turns(self, length_s: float, index: int, count: int) -> LoadProfile:
+        """This load in turn `index` of `count`, over `count` times the time (warm-up and
+        each stage stretched alike), so that its turns add up to this profile's time."""
+        return replace(self, duration_s=self.duration_s * count,
+                       warmup_s=self.warmup_s * count,
+                       stages=tuple(Stage(s.duration_s * count, s.rate) for s in self.stages),
+                       turns=Turns(length_s, index, count))
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|µs|ms|s|m)?$")

@@ -228,7 +228,9 @@ class RunResult:
 
     @property
     def throughput_rps(self) -> float:
-        return self.requests / self.duration_s if self.duration_s else 0.0
+        """Requests a second of the time it was loaded: in turns, of its own turns."""
+        busy = self.duration_s * self.profile.turns.share
+        return self.requests / busy if busy else 0.0
 
     @property
     def window(self) -> tuple[float, float]:
@@ -283,7 +285,7 @@ class RunResult:
         return not self.invalid_reasons()
 
     def check_generator(self) -> GeneratorCheck:
-        duration = self.duration_s or 1.0
+        duration = (self.duration_s or 1.0) * self.profile.turns.share  # in its turns
         open_loop = self.profile.open_loop
         sent = sum(w.sent for w in self.workers) if open_loop else self.requests
         busiest = max(self.workers, key=lambda w: w.cpu_fraction + w.core_wait_fraction,

@@ -83,13 +83,46 @@ def run_load(
     elif len(worker_plans) == 1:
         results = [_run_here(worker_plans[0], placement.generator, on_interval, on_start)]
     else:
-        results, missing = _run_processes(worker_plans, placement.generator, on_interval,
-                                          on_start)
+        by_index, missing = _run_processes(worker_plans, placement.generator, on_interval,
+                                           on_start)
+        results = [by_index[k] for k in sorted(by_index)]
     # On a cluster this machine's cores run no load; each worker's cores are in its result.
     generator = () if placement.cluster is not None else placement.generator
     return RunResult(target or f"http://{endpoint.authority}", profile, results,
                      generator, placement.server, missing,
                      expected_status={t.kind: t.expect.status for t in templates})
+
+
+@dataclass(frozen=True)
+class Job:
+    """One of several loads run at once, each against its own endpoint."""
+
+    endpoint: Endpoint
+    templates: tuple[RequestTemplate, ...]
+    profile: LoadProfile
+    target: str
+    mix: tuple[int, ...] = ()
+    check_every: int = 100
+
+
+def run_together(jobs: list[Job], placement: Placement, on_start: StartSink | None = None
+                 ) -> list[RunResult]:
+    """Run the jobs at once, each in its own process(es) on the generator's cores, all started
+    at one agreed instant; a result for each. Ctrl-C ends them all early, with results."""
+    groups = [plans(job.endpoint, job.templates, job.profile, job.mix, job.check_every)
+              for job in jobs]
+    by_index, missing = _run_processes([plan for group in groups for plan in group],
+                                       placement.generator, None, on_start)
+    outcomes, first = [], 0
+    for job, group in zip(jobs, groups, strict=True):
+        mine = range(first, first + len(group))
+        outcomes.append(RunResult(
+            job.target, job.profile, [by_index[k] for k in mine if k in by_index],
+            placement.generator, placement.server,
+            [replace(m, index=m.index - first) for m in missing if m.index in mine],
+            expected_status={t.kind: t.expect.status for t in job.templates}))
+        first += len(group)
+    return outcomes
 
 
 def _run_here(plan: WorkerPlan, cores: tuple[int, ...], on_interval: IntervalSink | None,
@@ -118,12 +151,12 @@ def _run_here(plan: WorkerPlan, cores: tuple[int, ...], on_interval: IntervalSin
     return replace(result, cpus=cores[:1])
 
 
-def _child(plan: WorkerPlan, cores: tuple[int, ...], messages: Any, go: Event,
+def _child(index: int, plan: WorkerPlan, cores: tuple[int, ...], messages: Any, go: Event,
            start_at: Any, stop: Event) -> None:
-    """A worker process: connect, say ready, start at the agreed instant, send the result."""
+    """Worker process `index`: connect, say ready, start at the agreed instant, send the
+    result."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into `stop`
     os.sched_setaffinity(0, cores)
-    index = plan.share.index
 
     async def gate() -> float:
         messages.put(("ready", index, None))
@@ -146,14 +179,16 @@ def _child(plan: WorkerPlan, cores: tuple[int, ...], messages: Any, go: Event,
 def _run_processes(
     worker_plans: list[WorkerPlan], cores: tuple[int, ...], on_interval: IntervalSink | None,
     on_start: StartSink | None,
-) -> tuple[list[WorkerResult], list[MissingWorker]]:
+) -> tuple[dict[int, WorkerResult], list[MissingWorker]]:
+    """The plans' results by their position in `worker_plans`, and the workers that ended
+    without one."""
     ctx = multiprocessing.get_context("spawn")
     messages = ctx.Queue()
     go, stop = ctx.Event(), ctx.Event()
     start_at = ctx.Value("d", 0.0)
     procs = [
         ctx.Process(target=_child, daemon=True,
-                    args=(plan, (cores[k % len(cores)],), messages, go, start_at, stop))
+                    args=(k, plan, (cores[k % len(cores)],), messages, go, start_at, stop))
         for k, plan in enumerate(worker_plans)
     ]
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -191,7 +226,7 @@ def _wait_ready(procs: list[Any], messages: Any, stop: Event) -> None:
 
 
 def _collect(procs: list[Any], messages: Any, on_interval: IntervalSink | None,
-             ) -> tuple[list[WorkerResult], list[MissingWorker]]:
+             ) -> tuple[dict[int, WorkerResult], list[MissingWorker]]:
     results: dict[int, WorkerResult] = {}
     dead: dict[int, int | None] = {}
     pending = set(range(len(procs)))
@@ -210,6 +245,5 @@ def _collect(procs: list[Any], messages: Any, on_interval: IntervalSink | None,
         elif kind == "result":
             results[index] = payload
             pending.discard(index)
-    ordered = [results[k] for k in sorted(results)]
-    return ordered, [MissingWorker(k, code) for k, code in sorted(dead.items())]
+    return results, [MissingWorker(k, code) for k, code in sorted(dead.items())]
 

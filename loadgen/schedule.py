@@ -62,8 +62,17 @@ def _count_points(profile: LoadProfile, share: Share) -> Iterator[float]:
 
 
 def intended_times(profile: LoadProfile, share: Share | None = None) -> Iterator[int]:
-    """Intended send times in ns from the start of the run (warm-up included), in order."""
-    share = share or Share()
+    """Intended send times in ns from the start of the run (warm-up included), in order; in
+    turns (profile.turns), only those that fall in this schedule's turns."""
+    times = _all_times(profile, share or Share())
+    turns = profile.turns
+    if turns.count == 1:
+        return times
+    length = int(turns.length_s * NS)
+    return (t for t in times if t // length % turns.count == turns.index)
+
+
+def _all_times(profile: LoadProfile, share: Share) -> Iterator[int]:
     segments = _segments(run_stages(profile))
     t0, c0, duration, a, b = next(segments)
     k = (b - a) / (2 * duration)

@@ -1,8 +1,20 @@
 """One trial: start a server, sample it, check the workload, load it, stop it; the result
-carries the server's figures beside the generator's."""
+carries the server's figures beside the generator's. Or a paired trial: two servers at once,
+loaded in turns.
+
+Why pairs: on this virtual machine the host's other tenants slow the same code by 5-10% from
+one minute to the next, so two trials of identical servers a few seconds apart differed in CPU
+per request by ±5.3% a round and in p50 by ±6.8% (benchmarks/noise.py). Two identical servers
+loaded at the same time differed in CPU per request by ±1.6%: what the host does, it does to
+both. Loaded at once, though, they queue behind each other on their shared core and spoil each
+other's latency (p50 ±7.5%). Loaded in turns of TURN_S, the idle one waits while the other has
+the core to itself, and both still see the host's moods: ±2.2% and p50 ±1.6% a round with
+turns of 0.1 s, ±3.2% and ±4.3% with turns of 0.5 s.
+"""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import replace
 
 from loadgen.engine import IntervalSink
@@ -11,7 +23,7 @@ from loadgen.profile import LoadProfile
 from loadgen.pyspy import Recording, SamplingPlan
 from loadgen.request import Endpoint
 from loadgen.result import RunResult, ServerFigures
-from loadgen.runner import Placement, StartSink, run_load
+from loadgen.runner import Job, Placement, StartSink, run_load, run_together
 from loadgen.servers import ServerSpec, running_server
 from loadgen.usage import UsageSampler
 from loadgen.workload import Workload, preflight
@@ -63,3 +75,48 @@ def run_served(spec: ServerSpec, target: str, workload: Workload, profile: LoadP
     result.server = ServerFigures(spec.server, spec.workers, samples)
     result.py_spy = py_spy
     return result
+
+
+TURN_S = 0.1
+
+
+def run_paired(specs: tuple[ServerSpec, ServerSpec], targets: tuple[str, str],
+               workload: Workload, profile: LoadProfile, placement: Placement,
+               first: int = 0) -> tuple[RunResult, RunResult]:
+    """Both servers at once on the server's cores, loaded in turns of TURN_S, `profile` in
+    each one's turns (over twice its time, so each gets all of it); server `first` has the
+    first turn. Their results, in the order of `specs`."""
+    with ExitStack() as stack:
+        servers = [stack.enter_context(running_server(
+            replace(spec, env=(*spec.env, *workload.target_env)))) for spec in specs]
+        samplers = []
+        for server in servers:
+            assert server.process is not None
+            samplers.append(UsageSampler(server.process.pid))
+        jobs = []
+        for k, (server, spec, target) in enumerate(zip(servers, specs, targets, strict=True)):
+            prepared = workload.prepare(server.endpoint)
+            if prepared.flow is not None:
+                raise LoadgenError("a scenario with a flow runs closed loop and cannot be "
+                                   "loaded in turns")
+            preflight(prepared.variants, profile.timeout_s)
+            label = (f"{target} on {spec.server} http://{server.endpoint.authority} "
+                     f"{workload.label}")
+            jobs.append(Job(server.endpoint, prepared.templates,
+                            profile.in_turns(TURN_S, (k + first) % 2, 2), label,
+                            prepared.mix))
+
+        def in_window(start: float) -> None:
+            window = start + jobs[0].profile.warmup_s
+            for sampler in samplers:
+                sampler.also_at(window, window + jobs[0].profile.duration_s)
+
+        for sampler in samplers:
+            sampler.start()
+        try:
+            results = run_together(jobs, placement, in_window)
+        finally:
+            samples = [sampler.stop() for sampler in samplers]
+    for result, spec, taken in zip(results, specs, samples, strict=True):
+        result.server = ServerFigures(spec.server, spec.workers, taken)
+    return results[0], results[1]

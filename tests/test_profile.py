@@ -40,3 +40,12 @@ def test_rate_must_be_positive() -> None:
         LoadProfile.constant(0, 5)
     with pytest.raises(LoadgenError):
         LoadProfile.staged((Stage(5, 100), Stage(5, 0)))
+
+
+def test_in_turns_stretches_the_profile_and_turns_need_an_open_loop() -> None:
+    paired = LoadProfile.staged((Stage(2, 100), Stage(3, 500)), warmup_s=1).in_turns(0.5, 1, 2)
+    assert paired.duration_s == 10 and paired.warmup_s == 2
+    assert [s.duration_s for s in paired.stages] == [4, 6]
+    assert "in turn 2 of every 2 of 0.5 s" in paired.describe()
+    with pytest.raises(LoadgenError, match="turns need an open-loop schedule"):
+        LoadProfile().in_turns(0.5, 0, 2)

@@ -65,3 +65,13 @@ def test_poisson_shares_add_up_to_the_rate() -> None:
     profile = LoadProfile.constant(4000, 3.0, warmup_s=0, arrival="poisson", seed=1)
     total = sum(len(times(profile, Share(k, 2))) for k in range(2))
     assert total == pytest.approx(12000, rel=0.03)
+
+
+def test_turns_split_the_schedule_between_two_and_each_gets_the_whole_load() -> None:
+    alone = LoadProfile.constant(1000, 2.0, warmup_s=0.5)
+    first, second = (times(alone.in_turns(0.25, k, 2)) for k in range(2))
+    turn = NS // 4
+    assert all(t // turn % 2 == 0 for t in first) and all(t // turn % 2 == 1 for t in second)
+    # Over twice the time, each sends what the profile alone would, at its rate in its turns.
+    assert len(first) == len(second) == len(times(alone))
+    assert sum(1 for t in first if t < turn) == 250
