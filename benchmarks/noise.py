@@ -4,8 +4,9 @@ interleaved rounds with no added rounds. Prints, per setting, the per-round spre
 CPU-per-request and p50 ratios (the noise a verdict must see through) and the 95% interval's
 half-width after those rounds.
 
-Usage: python benchmarks/noise.py [ROUNDS] [SETTING ...]; settings are NAME=RATE/DURATION, e.g.
-1000/3s (the old history and bisect defaults) or 2000/5s."""
+Usage: python benchmarks/noise.py [ROUNDS] [SETTING ...]; settings are RATE/DURATION, paired
+(the two loaded in turns in one trial, the default), or RATE/DURATION/apart (a trial each):
+e.g. 2000/5s, 2000/5s/apart, or 1000/3s/apart (the old history and bisect defaults)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from loadgen.store import RunStore
 
 BENCH = """
 rounds = {rounds}
+paired = {paired}
 baseline = {{ target = "a", server = "uvicorn" }}
 [load]
 rate = {rate}
@@ -37,14 +39,15 @@ name = "uvicorn"
 name = "routing"
 params = {{ routes = 100 }}
 """
-SETTINGS = ("1000/3s", "2000/5s", "3000/5s")
+SETTINGS = ("2000/5s", "2000/5s/apart", "600/5s")
 
 
 def measure(rounds: int, setting: str, tmp: Path) -> None:
-    rate, duration = setting.split("/")
+    rate, duration, *apart = setting.split("/")
     home = tmp / setting.replace("/", "-")
     home.mkdir()
-    (home / "bench.toml").write_text(BENCH.format(rounds=rounds, rate=rate, duration=duration))
+    (home / "bench.toml").write_text(BENCH.format(rounds=rounds, rate=rate, duration=duration,
+                                                  paired="false" if apart else "true"))
     subprocess.run([sys.executable, "-m", "loadgen", "bench", str(home / "bench.toml"),
                     "--results", str(home / "results"), "--budget", "0"], check=True,
                    stdout=subprocess.DEVNULL)
@@ -55,10 +58,10 @@ def measure(rounds: int, setting: str, tmp: Path) -> None:
         spread = f"±{c.spread:.1%}" if c.spread is not None else "-"
         half = f"±{c.half_width:.1%}" if c.half_width is not None else "-"
         ratio = f"{c.ratio:.3f}" if c.ratio is not None else "-"
-        print(f"{setting:>8} {c.metric.label:<16} rounds {len(c.ratios):>2}  ratio {ratio}  "
+        print(f"{setting:>13} {c.metric.label:<16} rounds {len(c.ratios):>2}  ratio {ratio}  "
               f"spread a round {spread:>7}  95% CI half-width {half:>7}  {c.verdict}")
     for cell, count in left_out.items():
-        print(f"{setting:>8} {cell}: {count} trial(s) left out")
+        print(f"{setting:>13} {cell}: {count} trial(s) left out")
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from loadgen.runner import Placement
 from loadgen.scenario import load_scenario
 from loadgen.servers import ServerSpec, target_app
 from loadgen.store import RunStore, machine, toolkit_commit
-from loadgen.trial import run_served
+from loadgen.trial import run_paired, run_served
 from loadgen.workload import ScenarioWorkload
 
 TrialSink = Callable[[dict[str, Any], float], None]
@@ -53,40 +53,108 @@ def hash_seed(bench: Bench, round_index: int) -> int:
     return (bench.seed * 1009 + round_index) % 2**32
 
 
+def _python(cell: Cell) -> tuple[str, dict[str, str]]:
+    """The cell's Python (its own venv when it names packages) and what is installed there."""
+    python = (environment(cell.target.packages, cell.server.name) if cell.target.packages
+              else sys.executable)
+    return python, frozen(python)
+
+
+def _workload(bench: Bench, cell: Cell) -> ScenarioWorkload:
+    scenario = load_scenario(cell.scenario.name)
+    return ScenarioWorkload(scenario, scenario.resolve(dict(cell.scenario.params)),
+                            seed=bench.seed)
+
+
+def _spec(cell: Cell, python: str, placement: Placement, store: RunStore, stem: str,
+          seed: int) -> ServerSpec:
+    assert placement.server is not None  # a bench starts its servers: it knows their cores
+    return ServerSpec(cell.server.name, target_app(cell.target.app, cell.target.app_dir),
+                      app_dir=cell.target.app_dir, python=python,
+                      workers=cell.server.workers, cpus=placement.server,
+                      log_path=store.path / f"{stem}.server.log",
+                      env=(("PYTHONHASHSEED", str(seed)),))
+
+
 def run_trial(bench: Bench, cell: Cell, placement: Placement, store: RunStore,
               stem: str, profiled: bool = False, seed: int = 0) -> dict[str, Any]:
     """One cell once: the trial document's status, result or error, and its packages.
     `profiled`: py-spy samples the server, its files STEM.* in the run folder. `seed`: the
     server's PYTHONHASHSEED."""
     try:
-        python = (environment(cell.target.packages, cell.server.name) if cell.target.packages
-                  else sys.executable)
+        python, installed = _python(cell)
     except LoadgenError as exc:
         return {"status": "failed", "error": str(exc), "packages": {}}
-    installed = frozen(python)
     try:
-        scenario = load_scenario(cell.scenario.name)
-        workload = ScenarioWorkload(scenario, scenario.resolve(dict(cell.scenario.params)),
-                                    seed=bench.seed)
-        assert placement.server is not None
+        workload = _workload(bench, cell)
         if cell.server.name in IN_PROCESS:
+            assert placement.server is not None
             plan = inproc.plan_for(cell.target.app, cell.target.app_dir, python, workload,
                                    instructions=cell.server.name == "callgrind",
                                    cores=placement.server)
             return {"status": "ok", "result": inproc.run_inproc(plan).to_json(),
                     "packages": installed}
-        spec = ServerSpec(cell.server.name, target_app(cell.target.app, cell.target.app_dir),
-                          app_dir=cell.target.app_dir, python=python,
-                          workers=cell.server.workers, cpus=placement.server,
-                          log_path=store.path / f"{stem}.server.log",
-                          env=(("PYTHONHASHSEED", str(seed)),))
-        result = run_served(spec, cell.target.name, workload, bench.profile(cell.scenario),
-                            placement, sampling=SamplingPlan(store.path, stem) if profiled
-                            else None)
+        result = run_served(_spec(cell, python, placement, store, stem, seed), cell.target.name,
+                            workload, bench.profile(cell.scenario), placement,
+                            sampling=SamplingPlan(store.path, stem) if profiled else None)
     except LoadgenError as exc:
         return {"status": "failed", "error": str(exc), "packages": installed}
     status = "interrupted" if result.interrupted else "ok"
     return {"status": status, "result": result.to_json(), "packages": installed}
+
+
+def run_pair(bench: Bench, cells: tuple[Cell, Cell], placement: Placement, store: RunStore,
+             stems: tuple[str, str], seed: int, first: int
+             ) -> list[tuple[Cell, dict[str, Any]]]:
+    """A cell and the baseline cell of its scenario in one paired trial (trial.run_paired),
+    cell `first` of the two loaded first: each with its trial document's status, result and
+    packages. A pair that fails gives the first cell's failure only: the baseline was not
+    measured, and its own failure, if it is its, shows in every pair's."""
+    try:
+        envs = [_python(cell) for cell in cells]
+    except LoadgenError as exc:
+        return [(cells[0], {"status": "failed", "error": str(exc), "packages": {}})]
+    try:
+        specs = tuple(_spec(cell, python, placement, store, stem, seed)
+                      for cell, (python, _), stem in zip(cells, envs, stems, strict=True))
+        results = run_paired((specs[0], specs[1]), (cells[0].target.name, cells[1].target.name),
+                             _workload(bench, cells[0]), bench.profile(cells[0].scenario),
+                             placement, first)
+    except LoadgenError as exc:
+        return [(cells[0], {"status": "failed", "error": str(exc), "packages": envs[0][1]})]
+    return [(cell, {"status": "interrupted" if result.interrupted else "ok",
+                    "result": result.to_json(), "packages": installed})
+            for cell, result, (_, installed) in zip(cells, results, envs, strict=True)]
+
+
+def pairable(bench: Bench, cell: Cell) -> bool:
+    """Whether the cell can be loaded in turns: over HTTP, open loop, with no flow."""
+    return (cell.server.name not in IN_PROCESS and bench.profile(cell.scenario).open_loop
+            and load_scenario(cell.scenario.name).flow is None)
+
+
+def trials_of(bench: Bench, order: Sequence[Cell], profiled: bool = False
+              ) -> list[tuple[Cell, Cell | None]]:
+    """A round's trials, in its order: with bench.paired, each cell beside the baseline cell of
+    its scenario where both can be paired, else alone. The baseline cell runs alone only where
+    a cell of its scenario in the round does not pair (its verdict needs the baseline's own
+    trial) or it has no other. py-spy's profiles are of one server at a time: no pairs."""
+    base = {c.scenario.label: c for c in order if bench.is_baseline(c)}
+    partner = {c.name: base.get(c.scenario.label) for c in order if not bench.is_baseline(c)}
+    if bench.paired and not profiled:
+        partner = {name: b for name, b in partner.items() if b is not None and pairable(bench, b)
+                   and pairable(bench, next(c for c in order if c.name == name))}
+    else:
+        partner = {}
+    trials: list[tuple[Cell, Cell | None]] = []
+    for cell in order:
+        if not bench.is_baseline(cell):
+            trials.append((cell, partner.get(cell.name)))
+        elif not all(partner.get(c.name) for c in order
+                     if c.scenario == cell.scenario and not bench.is_baseline(c)) or \
+                not any(c.scenario == cell.scenario and not bench.is_baseline(c) for c in order):
+            trials.append((cell, None))
+    return trials
 
 
 def series_json(bench: Bench, cell: Cell) -> dict[str, Any]:
@@ -104,35 +172,46 @@ def cell_json(bench: Bench, cell: Cell) -> dict[str, Any]:
 
 def run_bench(bench: Bench, store: RunStore, placement: Placement,
               on_trial: TrialSink | None = None, first_round: int = 0,
-              profiled: bool = False, cells: Sequence[Cell] | None = None) -> int:
-    """Run the matrix (or only `cells`) into `store`; returns the number of trials written,
-    fewer than planned when Ctrl-C cut a trial short. Rounds are numbered from `first_round`,
-    so more rounds can be added to a run that has some. `profiled`: py-spy samples every
-    trial's server (see run_trial)."""
+              profiled: bool = False, cells: Sequence[Cell] | None = None
+              ) -> tuple[int, bool]:
+    """Run the matrix (or only `cells`) into `store`: (the trial documents written, whether
+    every planned trial ran: not when Ctrl-C cut one short). Rounds are numbered from
+    `first_round`, so more rounds can be added to a run that has some. `profiled`: py-spy
+    samples every trial's server (see run_trial)."""
     # `looks`: the verdicts' confidence depends on how often the run may be looked at.
     common = {"run_id": store.path.name, "machine": machine(), "toolkit": toolkit_commit(),
               "baseline": list(bench.baseline), "looks": bench.looks}
-    rounds = schedule(bench, cells)
-    total, written, started = sum(map(len, rounds)), 0, time.monotonic()
+    rounds = [trials_of(bench, order, profiled) for order in schedule(bench, cells)]
+    total = sum(1 + (beside is not None) for order in rounds for _, beside in order)
+    written, started = 0, time.monotonic()
     for round_index, order in enumerate(rounds, first_round):
-        for position, cell in enumerate(order):
+        seed = hash_seed(bench, round_index)
+        for position, (cell, beside) in enumerate(order):
             stem = f"r{round_index:02d}-p{position:02d}-{cell.name.replace('/', '_')}"
-            seed = hash_seed(bench, round_index)
-            outcome = run_trial(bench, cell, placement, store, stem, profiled, seed)
-            document = {**common, "round": round_index, "position": position,
-                        "hash_seed": seed, "cell": cell_json(bench, cell), **outcome}
-            store.write_trial(document)
-            written += 1
-            if on_trial is not None:
-                elapsed = time.monotonic() - started
-                on_trial(document, elapsed / written * (total - written))
-            if outcome["status"] == "interrupted":
-                return written
-    return written
+            if beside is None:
+                outcomes = [(cell, run_trial(bench, cell, placement, store, stem, profiled,
+                                             seed))]
+            else:
+                # Both halves name the cell the pair was for; who goes first alternates.
+                outcomes = [(one, {"pair": cell.name, **outcome}) for one, outcome in run_pair(
+                    bench, (cell, beside), placement, store,
+                    (stem, f"{stem}-beside-{beside.name.replace('/', '_')}"), seed,
+                    round_index % 2)]
+            for one, outcome in outcomes:
+                document = {**common, "round": round_index, "position": position,
+                            "hash_seed": seed, "cell": cell_json(bench, one), **outcome}
+                store.write_trial(document)
+                written += 1
+                if on_trial is not None:
+                    elapsed = time.monotonic() - started
+                    on_trial(document, elapsed / written * max(0, total - written))
+            if any(outcome["status"] == "interrupted" for _, outcome in outcomes):
+                return written, False
+    return written, True
 
 
-# Runs bench.rounds rounds of the cells, numbered from the int; returns the trials written.
-RoundRunner = Callable[[Bench, Sequence[Cell], int], int]
+# Runs bench.rounds rounds of the cells, numbered from the int: (trials written, all ran).
+RoundRunner = Callable[[Bench, Sequence[Cell], int], tuple[int, bool]]
 
 
 def rounds_runner(store: RunStore, placement: Placement, on_trial: TrialSink | None = None,
@@ -183,10 +262,10 @@ def run_budgeted(bench: Bench, store: RunStore, run_rounds: RoundRunner,
     mean time of a trial so far; at most bench.looks looks. `on_round` hears of each added
     round (its index and cells) before it starts."""
     started, budget = clock(), bench.budget_s or 0.0
-    written = run_rounds(bench, bench.cells(), 0)
+    written, complete = run_rounds(bench, bench.cells(), 0)
     rounds, looks = bench.rounds, 1
     stop = "no budget" if bench.budget_s is None else "looks"
-    if written < bench.rounds * len(bench.cells()):
+    if not complete:
         stop = "interrupted"
     while stop == "looks":
         comparisons, _ = compare(store.trials(), bench.baseline, level=look_level(bench.looks))
@@ -195,18 +274,20 @@ def run_budgeted(bench: Bench, store: RunStore, run_rounds: RoundRunner,
             stop = "decided"
         if not cells or looks == bench.looks:
             break
-        ran = 0
+        ran, documents = 0, sum(1 + (b is not None) for _, b in trials_of(bench, cells))
         for _ in range(wanted):
             elapsed = clock() - started
-            if elapsed + elapsed / written * len(cells) > budget:
+            if elapsed + elapsed / written * documents > budget:
                 stop = "budget"
                 break
             if on_round is not None:
                 on_round(rounds, cells)
-            done = run_rounds(replace(bench, rounds=1, seed=bench.seed + rounds), cells, rounds)
+            done, complete = run_rounds(replace(bench, rounds=1, seed=bench.seed + rounds), cells,
+                                        rounds)
             written, rounds, ran = written + done, rounds + 1, ran + 1
-            if done < len(cells):
+            if not complete:
                 stop = "interrupted"
                 break
         looks += 1 if ran else 0
-    return Budgeted(dict(Counter(t["cell"]["name"] for t in store.trials())), looks, stop)
+    ran_in = {(t["cell"]["name"], t["round"]) for t in store.trials()}  # a pair's baseline
+    return Budgeted(dict(Counter(name for name, _ in ran_in)), looks, stop)  # has several

@@ -3,6 +3,7 @@ and the baseline, read into frozen configuration.
 
     rounds = 3
     budget = "10m"         # optional: rounds for inconclusive cells while this time lasts
+    paired = true          # the default: each cell's trial beside the baseline's, in turns
     baseline = { target = "starlette", server = "uvicorn" }
 
     [load]                 # open loop at `rate`, or closed loop when `rate` is absent
@@ -100,6 +101,9 @@ class Bench:
     seed: int = 0
     budget_s: float | None = None  # the whole bench's time, rounds added while undecided
     looks: int = 1  # the cap on looks at each comparison (compare.look_level)
+    # Each cell's trial runs beside its scenario's baseline cell, the two loaded in turns
+    # (loadgen.trial), where the scenario allows: open loop, over HTTP, with no flow.
+    paired: bool = False
 
     def cells(self) -> list[Cell]:
         return [Cell(t, s, sc) for t in self.targets for s in self.servers
@@ -172,8 +176,11 @@ def load_bench(path: Path) -> Bench:
     rounds = int(data.get("rounds", 3))
     if rounds < 2:
         raise LoadgenError(f"{path}: rounds must be at least 2 (a comparison needs repeats)")
+    paired = data.get("paired", True)
+    if not isinstance(paired, bool):
+        raise LoadgenError(f"{path}: paired must be true or false")
     bench = Bench(targets, servers, scenarios, dict(data.get("load", {})), rounds, chosen,
-                  int(data.get("seed", 0)))
+                  int(data.get("seed", 0)), paired=paired)
     if "budget" in data:
         try:
             bench = with_budget(bench, parse_duration(str(data["budget"])))

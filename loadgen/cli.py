@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from loadgen import cpus, inproc, pyspy, servers
-from loadgen.bench import rounds_runner, run_budgeted
+from loadgen.bench import rounds_runner, run_budgeted, trials_of
 from loadgen.benchfile import Cell, ScenarioEntry, ServerEntry, labelled, load_bench, with_budget
 from loadgen.compare import (
     compare,
@@ -41,7 +41,7 @@ from loadgen.runner import Placement
 from loadgen.scenario import builtin_names, load_scenario
 from loadgen.store import RunStore
 from loadgen.summary import Progress, render, trial_figures
-from loadgen.trial import run_served, run_workload
+from loadgen.trial import TURN_S, run_served, run_workload
 from loadgen.workload import ScenarioWorkload, UrlWorkload, Workload
 
 if TYPE_CHECKING:
@@ -343,10 +343,15 @@ def bench_command(file: Path, results_dir: Path, profiled: bool, budget: str | N
     profiled = profiled and _pyspy() is not None
     told: set[str] = set()  # each reason a trial has no profile, said once
     cells = len(bench.cells())
+    per_round = trials_of(bench, bench.cells(), profiled)
+    pairs = sum(beside is not None for _, beside in per_round)
     more = (f", then rounds for undecided cells within {bench.budget_s / 60:.1f} min in all"
             f" (each look at {level_text(look_level(bench.looks))})"
             if bench.budget_s else "")
-    click.echo(f"bench {file}: {cells} cells x {bench.rounds} rounds{more}; server on core(s) "
+    paired = (f"; {pairs} of the {len(per_round)} trials of a round pair a cell with its "
+              f"baseline, loaded in turns of {TURN_S:g} s" if pairs else "")
+    click.echo(f"bench {file}: {cells} cells x {bench.rounds} rounds{more}{paired}; server on "
+               f"core(s) "
                f"{cpus.format_cores(server_cores)}, loadgen on "
                f"{cpus.format_cores(generator_cores)}; trials go to {store.path}")
 
@@ -355,9 +360,11 @@ def bench_command(file: Path, results_dir: Path, profiled: bool, budget: str | N
         figures = (trial_figures(result) if result
                    else f"FAILED: {document.get('error', '')[:120]}")
         number = document["round"] + 1
-        where = (f"round {number}/{bench.rounds}, {document['position'] + 1}/{cells}"
+        where = (f"round {number}/{bench.rounds}, {document['position'] + 1}/{len(per_round)}"
                  if number <= bench.rounds else f"added round {number}")
-        click.echo(f"[{where}] {document['cell']['name']}: {figures} "
+        name = document["cell"]["name"]
+        beside = f" beside {document['pair']}" if document.get("pair", name) != name else ""
+        click.echo(f"[{where}] {name}{beside}: {figures} "
                    f"(about {left_s / 60:.1f} min left)")
         problem = ((result or {}).get("py_spy") or {}).get("problem")
         if problem and problem not in told:

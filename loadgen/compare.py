@@ -1,7 +1,8 @@
 """Statistical comparison of a bench run's cells against its baseline.
 
 For each scenario, each cell is compared with the baseline cell of that scenario round by round
-(the two ran in the same round, minutes apart): the per-round ratios cell/baseline of a metric
+(the two ran in the same round, minutes apart; or, paired, in one trial, loaded in turns: see
+loadgen.trial): the per-round ratios cell/baseline of a metric
 are summarised by their geometric mean, with a 95% confidence interval over rounds (bootstrap,
 widened to Student's t where that is wider: with few rounds it is).
 The verdict needs the whole interval on one side: a regression is an interval wholly beyond
@@ -202,7 +203,10 @@ def usable(trial: dict[str, Any]) -> bool:
             and not result["generator_bound"])
 
 
-Rounds = dict[int, dict[str, Any]]  # round -> result of one cell
+# (round, pair) -> result of one cell. A paired trial (bench.run_pair) names the cell it was
+# for in both its documents: a cell's half meets the baseline half beside it, and unpaired
+# trials ("") meet by round.
+Rounds = dict[tuple[int, str], dict[str, Any]]
 
 
 def _usable_by_cell(trials: Iterable[dict[str, Any]]) -> tuple[
@@ -216,7 +220,7 @@ def _usable_by_cell(trials: Iterable[dict[str, Any]]) -> tuple[
         cells[name] = trial["cell"]
         rounds.setdefault(name, {})
         if usable(trial):
-            rounds[name][trial["round"]] = trial["result"]
+            rounds[name][trial["round"], trial.get("pair", "")] = trial["result"]
         else:
             left_out[name] = left_out.get(name, 0) + 1
     return rounds, cells, left_out

@@ -168,7 +168,7 @@ def ab(plan: HistoryPlan, before: Point, after: Point, scenario: ScenarioEntry,
     record_points(home, (before, after))
     cap = max(max_rounds or 0, plan.rounds)
     bench = replace(plan.bench([before, after], [scenario]),
-                    looks=MAX_LOOKS if cap > plan.rounds else 1)
+                    looks=MAX_LOOKS if cap > plan.rounds else 1, paired=True)
     store = RunStore.create(home)
     run_bench(bench, store, placement, on_trial)
     rounds, looks = bench.rounds, 1

@@ -59,8 +59,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
     (root / "bench.toml").write_text(TINY)
     bench = load_bench(root / "bench.toml")
     store = RunStore.new(root / "results")
-    written = run_bench(bench, store, Placement(GENERATOR_CORES, SERVER_CORES))
-    assert written == 12
+    # Each round: raw-b and slow each beside raw-a (two documents a pair), broken's pair
+    # failed (its document only).
+    assert run_bench(bench, store, Placement(GENERATOR_CORES, SERVER_CORES)) == (15, True)
     return store
 
 
@@ -85,7 +86,7 @@ class Clock:
 def fake_rounds(store: RunStore, clock: Clock, cpu: Callable[[str, int], float]
                 ) -> RoundRunner:
     """Rounds that write trials at once: each cell's CPU per request is cpu(target, round)."""
-    def run(bench: Bench, cells: Sequence[Cell], first: int) -> int:
+    def run(bench: Bench, cells: Sequence[Cell], first: int) -> tuple[int, bool]:
         written = 0
         for round_index, order in enumerate(schedule(bench, cells), first):
             for position, cell in enumerate(order):
@@ -100,7 +101,7 @@ def fake_rounds(store: RunStore, clock: Clock, cpu: Callable[[str, int], float]
                                "server_cpu_us_per_request": cpu(cell.target.name,
                                                                 round_index)}})
                 written += 1
-        return written
+        return written, True
     return run
 
 
@@ -155,7 +156,7 @@ def test_a_budget_adds_rounds_for_the_undecided_cells_only(
 
 def test_every_trial_is_stored_self_described(run: RunStore) -> None:
     trials = run.trials()
-    assert len(trials) == 12
+    assert len(trials) == 15
     for trial in trials:
         assert trial["schema_version"] == SCHEMA_VERSION
         assert trial["machine"]["cores"] and trial["toolkit"]["commit"]
@@ -165,8 +166,13 @@ def test_every_trial_is_stored_self_described(run: RunStore) -> None:
     assert len(broken) == 3 and all(t["status"] == "failed" for t in broken)
     assert "unknown target 'nope'" in broken[0]["error"]
     ok = [t for t in trials if t["status"] == "ok"]
-    assert len(ok) == 9 and all(t["result"]["valid"] for t in ok)
+    assert len(ok) == 12 and all(t["result"]["valid"] for t in ok)
     assert all(t["result"]["server_cpu_us_per_request"] > 0 for t in ok)
+    # Each pair's two halves name the cell it was for, and were loaded in turns.
+    pairs = Counter((t["round"], t["pair"]) for t in ok)
+    assert pairs == {(r, f"{name}/uvicorn/plaintext"): 2 for r in range(3)
+                     for name in ("raw-b", "slow")}
+    assert all(t["result"]["profile"]["turns"]["count"] == 2 for t in ok)
 
 
 def test_the_slower_app_is_a_regression(run: RunStore) -> None:
@@ -183,10 +189,11 @@ def test_the_slower_app_is_a_regression(run: RunStore) -> None:
     cpu = {c.cell: c for c in comparisons if c.metric.name == "cpu_per_request"}
     assert cpu["slow/uvicorn/plaintext"].verdict == REGRESSION
     assert cpu["slow/uvicorn/plaintext"].ratio > 1.5
-    paired = [r for r in range(1, 4) if not any(
-        t["round"] == r and t["cell"]["target"] in ("raw-a", "raw-b")
-        and t["result"]["generator_bound"] for t in trials if t["status"] == "ok")]
-    assert len(cpu["raw-b/uvicorn/plaintext"].ratios) == len(paired)
+    # raw-b is judged against the raw-a beside it in each pair both halves of which count.
+    kept = [r for r in range(3) if not any(
+        t["result"]["generator_bound"] for t in trials
+        if t["status"] == "ok" and t["round"] == r and t["pair"] == "raw-b/uvicorn/plaintext")]
+    assert len(cpu["raw-b/uvicorn/plaintext"].ratios) == len(kept)
 
 
 def test_compare_command_exits_1_on_a_regression(run: RunStore) -> None:

@@ -219,3 +219,16 @@ def test_the_rounds_needed_follow_the_noise_seen() -> None:
     assert extra_rounds([quiet]) == 1  # at least one more round
     assert extra_rounds([seen(1.0)]) == 0  # one round: no spread to estimate from
     assert "±1.0% a round, CI ±" in markdown([quiet], {})
+
+
+def test_a_paired_half_meets_the_baseline_half_beside_it() -> None:
+    # Round 0 had b and c each beside its own a: b's ratio is against a's half in b's pair.
+    trials = [{**trial("b", 0, 110.0), "pair": "b/uvicorn/plaintext"},
+              {**trial("a", 0, 100.0), "pair": "b/uvicorn/plaintext"},
+              {**trial("c", 0, 100.0), "pair": "c/uvicorn/plaintext"},
+              {**trial("a", 0, 50.0), "pair": "c/uvicorn/plaintext"},
+              {**trial("b", 1, 220.0), "pair": "b/uvicorn/plaintext"},
+              {**trial("a", 1, 200.0), "pair": "b/uvicorn/plaintext"}]
+    comparisons, _ = compare(trials, ("a", "uvicorn"), (CPU,))
+    assert by_metric(comparisons, "b/uvicorn/plaintext", "cpu_per_request").ratios == (1.1, 1.1)
+    assert by_metric(comparisons, "c/uvicorn/plaintext", "cpu_per_request").ratios == (2.0,)
