@@ -81,7 +81,7 @@ def run_load(
     if placement.cluster is not None:
         results, missing = run_on_cluster(placement.cluster, worker_plans, on_start)
     elif len(worker_plans) == 1:
-        results = [_run_here(worker_plans[0], placement.generator, on_interval, on_start)]
+        results = _run_here(worker_plans, placement.generator, on_interval, on_start)
     else:
         by_index, missing = _run_processes(worker_plans, placement.generator, on_interval,
                                            on_start)
@@ -107,12 +107,18 @@ class Job:
 
 def run_together(jobs: list[Job], placement: Placement, on_start: StartSink | None = None
                  ) -> list[RunResult]:
-    """Run the jobs at once, each in its own process(es) on the generator's cores, all started
-    at one agreed instant; a result for each. Ctrl-C ends them all early, with results."""
+    """Run the jobs at once, all started at one agreed instant; a result for each. Jobs of
+    one process each share an event loop here (no process to spawn); otherwise each process
+    of each job is one of its own on the generator's cores. Ctrl-C ends them all early, with
+    results."""
     groups = [plans(job.endpoint, job.templates, job.profile, job.mix, job.check_every)
               for job in jobs]
-    by_index, missing = _run_processes([plan for group in groups for plan in group],
-                                       placement.generator, None, on_start)
+    flat = [plan for group in groups for plan in group]
+    missing: list[MissingWorker] = []
+    if len(flat) == len(jobs):
+        by_index = dict(enumerate(_run_here(flat, placement.generator, None, on_start)))
+    else:
+        by_index, missing = _run_processes(flat, placement.generator, None, on_start)
     outcomes, first = [], 0
     for job, group in zip(jobs, groups, strict=True):
         mine = range(first, first + len(group))
@@ -125,30 +131,45 @@ def run_together(jobs: list[Job], placement: Placement, on_start: StartSink | No
     return outcomes
 
 
-def _run_here(plan: WorkerPlan, cores: tuple[int, ...], on_interval: IntervalSink | None,
-              on_start: StartSink | None) -> WorkerResult:
-    worker = Worker(plan, on_interval)
+def _run_here(worker_plans: list[WorkerPlan], cores: tuple[int, ...],
+              on_interval: IntervalSink | None, on_start: StartSink | None
+              ) -> list[WorkerResult]:
+    """The plans' workers on one event loop in this process, on the first core: all start
+    at one instant once all are connected. Several share the loop well only when they take
+    turns (a paired trial's)."""
+    workers = [Worker(plan, on_interval) for plan in worker_plans]
 
-    async def gate() -> float:
-        start = time.time()
-        if on_start is not None:
-            on_start(start)
-        return start
-
-    async def main() -> WorkerResult:
+    async def main() -> list[WorkerResult]:
         loop = asyncio.get_running_loop()
+        agreed: asyncio.Future[float] = loop.create_future()
+        connected = 0
+
+        async def gate() -> float:
+            nonlocal connected
+            connected += 1
+            if connected == len(workers):
+                start = time.time() + (START_LEAD_S if len(workers) > 1 else 0.0)
+                if on_start is not None:
+                    on_start(start)
+                agreed.set_result(start)
+            return await agreed
+
+        def stop() -> None:
+            for worker in workers:
+                worker.stop()
+
         handled = threading.current_thread() is threading.main_thread()
         if handled:
-            loop.add_signal_handler(signal.SIGINT, worker.stop)
+            loop.add_signal_handler(signal.SIGINT, stop)
         try:
-            return await worker.run(gate)
+            return list(await asyncio.gather(*(worker.run(gate) for worker in workers)))
         finally:
             if handled:
                 loop.remove_signal_handler(signal.SIGINT)
 
     with pinned(cores[:1]), asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        result = runner.run(main())
-    return replace(result, cpus=cores[:1])
+        results = runner.run(main())
+    return [replace(result, cpus=cores[:1]) for result in results]
 
 
 def _child(index: int, plan: WorkerPlan, cores: tuple[int, ...], messages: Any, go: Event,

@@ -193,6 +193,16 @@ class ServerProcess:
         self.stop()
 
     def start(self) -> None:
+        self.launch()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def launch(self) -> None:
+        """Start the process, pinned, without waiting for it to be ready: servers started
+        together then get ready together."""
         log_path = self.log_path or Path(os.devnull)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("wb") as log:  # this start's log only: its tail explains a failure
@@ -205,12 +215,11 @@ class ServerProcess:
         try:
             if self.cpus:
                 os.sched_setaffinity(self.process.pid, self.cpus)
-            self._wait_ready()
         except BaseException:
             self.stop()
             raise
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
         """Poll until GET /health answers 200; a fixed sleep would be a guess."""
         assert self.process is not None
         deadline = time.monotonic() + self.ready_timeout_s

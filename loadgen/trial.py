@@ -87,10 +87,14 @@ def run_paired(specs: tuple[ServerSpec, ServerSpec], targets: tuple[str, str],
     each one's turns (over twice its time, so each gets all of it); server `first` has the
     first turn. Their results, in the order of `specs`."""
     with ExitStack() as stack:
-        servers = [stack.enter_context(running_server(
-            replace(spec, env=(*spec.env, *workload.target_env)))) for spec in specs]
+        servers = [running_server(replace(spec, env=(*spec.env, *workload.target_env)))
+                   for spec in specs]
+        for server in servers:  # both start at once, and get ready together
+            stack.callback(server.stop)
+            server.launch()
         samplers = []
         for server in servers:
+            server.wait_ready()
             assert server.process is not None
             samplers.append(UsageSampler(server.process.pid))
         jobs = []
