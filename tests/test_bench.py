@@ -11,12 +11,13 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from loadgen.bench import RoundRunner, run_bench, run_budgeted, schedule
+from loadgen.bench import RoundRunner, run_bench, run_budgeted, schedule, trials_of
 from loadgen.benchfile import Bench, Cell, load_bench, with_budget
 from loadgen.compare import REGRESSION, compare
 from loadgen.errors import LoadgenError
@@ -71,6 +72,45 @@ def test_rounds_are_interleaved_and_shuffled(tmp_path: Path) -> None:
     assert len(rounds) == 3 and all(len(r) == 4 for r in rounds)
     assert all({c.name for c in r} == {c.name for c in rounds[0]} for r in rounds)
     assert len({tuple(c.name for c in r) for r in rounds}) > 1, "each round has its own order"
+
+
+MIXED = """
+rounds = 2
+baseline = { target = "a", server = "uvicorn" }
+[load]
+rate = 100
+[[target]]
+name = "a"
+[[target]]
+name = "b"
+[[server]]
+name = "uvicorn"
+[[server]]
+name = "inproc"
+[[scenario]]
+name = "plaintext"
+[[scenario]]
+name = "json"
+rate = 50
+"""
+
+
+def test_a_round_pairs_what_can_be_loaded_in_turns(tmp_path: Path) -> None:
+    (tmp_path / "bench.toml").write_text(MIXED)
+    bench = load_bench(tmp_path / "bench.toml")
+    trials = {(cell.name, beside.name if beside else None)
+              for cell, beside in trials_of(bench, bench.cells())}
+    # b over HTTP beside a; the in-process cells alone, and so the baseline too, once a
+    # scenario (its in-process cells' verdicts need the baseline's own trial).
+    assert trials == {(f"{t}/{s}/{sc}", "a/uvicorn/" + sc if (t, s) == ("b", "uvicorn") else None)
+                      for sc in ("plaintext", "json")
+                      for t, s in (("a", "uvicorn"), ("b", "uvicorn"), ("a", "inproc"),
+                                   ("b", "inproc"))}
+    alone = replace(bench, servers=bench.servers[:1])
+    assert [(c.name, b.name if b else None) for c, b in trials_of(alone, alone.cells())] == [
+        ("b/uvicorn/plaintext", "a/uvicorn/plaintext"), ("b/uvicorn/json", "a/uvicorn/json")]
+    assert all(b is None for _, b in trials_of(alone, alone.cells(), profiled=True))
+    assert all(b is None for _, b in trials_of(replace(alone, paired=False), alone.cells()))
 
 
 class Clock:

@@ -121,7 +121,7 @@ def test_ctrl_c_ends_every_worker_early_and_keeps_what_they_measured(
     time.sleep(5.0)  # the 3 s start lead, the warm-up of 0.5 s and some measured time
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == 130, stdout + stderr
     assert "INTERRUPTED" in stdout and "PARTIAL" not in stdout
     assert "2 worker(s) on a Dask cluster" in stdout
     assert stdout.count(" on tcp://127.0.0.1:") == 2  # each worker's own line
