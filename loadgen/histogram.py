@@ -27,6 +27,10 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
 
 
+_EMPTY = new_histogram()
+EMPTY: str = _EMPTY.encode().decode("ascii")  # an empty histogram, encoded
+
+
 def record_all(histogram: HdrHistogram, values: Iterable[int], *more: HdrHistogram) -> None:
     """Record every value (µs) in `histogram`, and in each of `more`; values outside the
     trackable range are clamped, never dropped.
@@ -58,20 +62,36 @@ def record_all(histogram: HdrHistogram, values: Iterable[int], *more: HdrHistogr
 
 
 def encode(histogram: HdrHistogram) -> str:
+    if not histogram.get_total_count():
+        return EMPTY
     return histogram.encode().decode("ascii")  # type: ignore[no-any-return]
 
 
 def merge(encoded: Iterable[str]) -> HdrHistogram:
-    """The exact sum of encoded histograms."""
-    total = new_histogram()
+    """The exact sum of encoded histograms. Empty ones are skipped, and with none left it is
+    the one shared empty histogram, not to be changed: a histogram holds about 200 KB of
+    counters, and a scenario of 10,000 request kinds, most of them never sent in a short
+    run, would otherwise make one per kind, per worker and per figure."""
+    total = None
     for item in encoded:
-        total.add(HdrHistogram.decode(item))
-    return total
+        if item == EMPTY:
+            continue
+        decoded = HdrHistogram.decode(item)
+        if total is None:
+            total = decoded
+        else:
+            total.add(decoded)
+    return total if total is not None else _EMPTY
 
 
 def summary(histogram: HdrHistogram, keys: Iterable[str] = PERCENTILES) -> dict[str, int]:
-    """Percentiles named as in PERCENTILES, plus 'max', in µs; zeros for an empty histogram."""
-    figures = {key: int(histogram.get_value_at_percentile(PERCENTILES[key])) for key in keys}
+    """Percentiles named as in PERCENTILES, plus 'max', in µs; zeros for an empty histogram.
+    All in one pass over the counters (hdrh walks them once per call otherwise)."""
+    keys = list(keys)
+    if not histogram.get_total_count():
+        return dict.fromkeys([*keys, "max"], 0)
+    values = histogram.get_percentile_to_value_dict([PERCENTILES[key] for key in keys])
+    figures = {key: int(values[PERCENTILES[key]]) for key in keys}
     figures["max"] = int(histogram.get_max_value())
     return figures
 

@@ -34,18 +34,27 @@ def _latency_rows(figures: KindFigures) -> list[str]:
     return rows
 
 
+KINDS_SHOWN = 20  # the busiest kinds; the JSON holds every one
+
+
 def _kind_table(result: RunResult) -> list[str]:
-    """One row per request kind: count, status, corrected and uncorrected percentiles."""
-    width = max(len(name) for name in result.kinds) + 2
+    """One row per request kind, the KINDS_SHOWN busiest in the scenario's order: count,
+    status, corrected and uncorrected percentiles."""
+    busiest = sorted(result.kinds, key=lambda name: -result.kinds[name].requests)[:KINDS_SHOWN]
+    shown = [name for name in result.kinds if name in set(busiest)]
+    width = max(len(name) for name in shown) + 2
     rows = [f"{'per kind':<{width}}{'requests':>9}  {'status':<10}"
             f"{'corr p50':>10}{'p99':>10}{'p99.9':>10}{'uncorr p50':>12}{'p99':>10}"]
-    for name, figures in result.kinds.items():
+    for name in shown:
+        figures = result.kinds[name]
         corrected = histogram.summary(figures.corrected)
         uncorrected = histogram.summary(figures.uncorrected)
         status = "/".join(str(code) for code in sorted(figures.status)) or "-"
         rows.append(f"  {name:<{width - 2}}{figures.requests:>9,}  {status:<10}"
                     + "".join(f"{format_us(corrected[c]):>10}" for c in ("p50", "p99", "p999"))
                     + f"{format_us(uncorrected['p50']):>12}{format_us(uncorrected['p99']):>10}")
+    if len(result.kinds) > len(shown):
+        rows.append(f"  and {len(result.kinds) - len(shown):,} more kinds (in the JSON)")
     return rows
 
 
