@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import math
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -131,10 +132,30 @@ class Scenario:
         return values
 
     def requests(self, values: dict[str, Any]) -> list[Request]:
-        built = self.build(values)
+        """The scenario's requests for these values, each mistake of the scenario's own one
+        line naming its file and request."""
+        where = f"scenario {self.name} ({self.path})"
+        try:
+            built = self.build(values)
+        except Exception as exc:  # the scenario's own code: any exception is its mistake
+            raise LoadgenError(f"{where}: requests() raised {type(exc).__name__}: {exc}") from None
+        if not isinstance(built, list) or not all(isinstance(r, Request) for r in built):
+            raise LoadgenError(f"{where}: requests() must return a list of Request, not "
+                               f"{type(built).__name__}")
         names = [r.name for r in built]
         if not built or len(set(names)) != len(names):
-            raise LoadgenError(f"scenario {self.name} must give requests with distinct names")
+            raise LoadgenError(f"{where}: requests() must give requests with distinct names")
+        for request in built:
+            weight = request.weight
+            if isinstance(weight, bool) or not isinstance(weight, int | float) \
+                    or not 0 <= weight < math.inf:  # NaN fails too
+                raise LoadgenError(f"{where}: request {request.name!r} has weight {weight!r}; "
+                                   "a weight is a finite number, 0 or more")
+            if isinstance(request.path, str) and not request.path.startswith("/"):
+                raise LoadgenError(f"{where}: request {request.name!r} has path "
+                                   f"{request.path!r}; a path starts with /")
+        if not sum(r.weight for r in built):
+            raise LoadgenError(f"{where}: the requests' weights add up to 0")
         return built
 
     def target_env(self, values: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:

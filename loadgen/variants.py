@@ -13,6 +13,7 @@ import json
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -70,11 +71,27 @@ def _encode_body(body: Body, rng: random.Random, headers: dict[str, str]
     return {"data": dict(body.fields), "files": files, "headers": headers}, parts
 
 
+def _drawn(req: Request, what: str, rng: random.Random) -> Any:
+    """The request's path or body, drawn where it is a function of the scenario's; what it
+    raises is one line naming the request."""
+    value = getattr(req, what)
+    if not callable(value):
+        return value
+    try:
+        return value(rng)
+    except Exception as exc:  # the scenario's own code
+        raise LoadgenError(f"request {req.name!r}: its {what} function raised "
+                           f"{type(exc).__name__}: {exc}") from None
+
+
 def _build(endpoint: Endpoint, req: Request, rng: random.Random) -> Variant:
-    path = req.path(rng) if callable(req.path) else req.path
+    path = _drawn(req, "path", rng)
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise LoadgenError(f"request {req.name!r}: its path function gave {path!r}; a path "
+                           "starts with /")
     url = f"http://{endpoint.authority}{path}"
     headers = dict(req.headers)
-    body = req.body(rng) if callable(req.body) else req.body
+    body = _drawn(req, "body", rng)
     if isinstance(body, Form | Multipart) and len(body.fields) != len(dict(body.fields)):
         raise LoadgenError(f"request {req.name!r}: form field names must be distinct")
     if body is None:

@@ -214,3 +214,26 @@ def test_a_flow_that_names_an_unknown_request_is_counted(raw_server: ServerProce
     assert any("'hmoe', which the scenario's requests do not name" in e
                for e in result.total.errors)
     assert result.kinds["home"].requests > 10
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("return [Request('a', '/plaintext', weight=0)]", "the requests' weights add up to 0"),
+    ("return [Request('a', '/plaintext', weight=float('nan'))]", "has weight nan"),
+    ("return [Request('a', '/plaintext', weight=-1)]", "has weight -1"),
+    ("raise KeyError('routes')", "requests() raised KeyError: 'routes'"),
+    ("return None", "requests() must return a list of Request, not NoneType"),
+    ("return [Request('a', lambda rng: 1 / 0)]", "its path function raised ZeroDivisionError"),
+    ("return [Request('a', lambda rng: 'plaintext')]", "its path function gave 'plaintext'"),
+    ("return [Request('a', 'plaintext')]", "has path 'plaintext'; a path starts with /"),
+])
+def test_a_scenario_s_mistake_is_one_line_naming_it(tmp_path: Path, body: str,
+                                                     message: str) -> None:
+    scenario = tmp_path / "mine.py"
+    scenario.write_text("from loadgen.scenario import Request\n\n\n"
+                        f"def requests(params):\n    {body}\n")
+    done = subprocess.run([sys.executable, "-m", "loadgen", "run", "http://127.0.0.1:9/",
+                           "--scenario", str(scenario), "-d", "1s"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert message in done.stderr
