@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from loadgen import inproc
-from loadgen.benchfile import Bench, Cell
+from loadgen.benchfile import IN_PROCESS, Bench, Cell
 from loadgen.compare import INCONCLUSIVE, Comparison, compare, extra_rounds, look_level
 from loadgen.envs import environment, frozen
 from loadgen.errors import LoadgenError
@@ -28,8 +28,6 @@ from loadgen.trial import run_paired, run_served
 from loadgen.workload import ScenarioWorkload
 
 TrialSink = Callable[[dict[str, Any], float], None]
-# Servers that are not: the target's app called in process, timed or under callgrind.
-IN_PROCESS = ("inproc", "callgrind")
 
 
 def schedule(bench: Bench, cells: Sequence[Cell] | None = None) -> list[list[Cell]]:

@@ -26,6 +26,7 @@ and the baseline, read into frozen configuration.
     name = "routing"       # built in, or a file: NAME.py, relative to the bench file
     params = { routes = 100 }
     rate = 300             # optional: this scenario's own rate
+    duration = "5s"        # optional: this scenario's own measured time
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from loadgen import schema
 from loadgen.compare import MAX_LOOKS
 from loadgen.errors import LoadgenError
 from loadgen.profile import LoadProfile, parse_duration
-from loadgen.servers import TARGETS_DIR
+from loadgen.servers import LAUNCHERS, TARGETS_DIR
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class ScenarioEntry:
     params: tuple[tuple[str, str], ...] = ()
     rate: float | None = None
     label: str = ""  # its name in results: the scenario's, unless it is there twice
+    duration: str | None = None  # its own measured time, else the [load]'s
 
     def __post_init__(self) -> None:
         if not self.label:  # a scenario file is named by its stem: labels go in paths
@@ -116,7 +119,7 @@ class Bench:
             warmup_s=parse_duration(str(load.get("warmup", "1s"))),
             timeout_s=parse_duration(str(load.get("timeout", "5s"))),
         )
-        duration = parse_duration(str(load.get("duration", "5s")))
+        duration = parse_duration(str(scenario.duration or load.get("duration", "5s")))
         rate = scenario.rate if scenario.rate is not None else load.get("rate")
         if rate is None:
             return LoadProfile(duration_s=duration, **common)
@@ -132,11 +135,31 @@ def with_budget(bench: Bench, seconds: float) -> Bench:
     return replace(bench, budget_s=seconds or None, looks=MAX_LOOKS if seconds else 1)
 
 
+IN_PROCESS = ("inproc", "callgrind")  # servers that are not: the app called in process
+
+FILE = {"rounds": schema.at_least(2), "budget": schema.DURATION, "baseline": schema.TABLE,
+        "seed": schema.at_least(0), "paired": schema.FLAG, "load": schema.TABLE,
+        "target": schema.LIST, "server": schema.LIST, "scenario": schema.LIST,
+        "nightly": schema.TABLE}
+LOAD = {"rate": schema.POSITIVE, "connections": schema.at_least(1),
+        "duration": schema.DURATION, "warmup": schema.DURATION, "timeout": schema.DURATION}
+BASELINE = {"target": schema.TEXT, "server": schema.TEXT}
+TABLES = {
+    "target": {"name": schema.TEXT, "app": schema.TEXT, "app_dir": schema.TEXT,
+               "packages": schema.LIST},
+    "server": {"name": schema.TEXT, "workers": schema.at_least(1)},
+    "scenario": {"name": schema.TEXT, "params": schema.TABLE, "rate": schema.POSITIVE,
+                 "duration": schema.DURATION},
+}
+
+
 def _table(data: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
     entries = data.get(key, [])
     if not isinstance(entries, list) or not entries or not all(
             isinstance(e, dict) and "name" in e for e in entries):
         raise LoadgenError(f"{path}: needs at least one [[{key}]] with a name")
+    for entry in entries:
+        schema.check(entry, TABLES[key], f"{path}: [[{key}]] {entry['name']!r}")
     return entries
 
 
@@ -154,6 +177,9 @@ def load_bench(path: Path) -> Bench:
         raise LoadgenError(f"no bench file {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise LoadgenError(f"{path}: {exc}") from None
+    schema.check(data, FILE, str(path))
+    schema.check(data.get("load", {}), LOAD, f"{path}: [load]")
+    schema.check(data.get("baseline", {}), BASELINE, f"{path}: baseline")
     targets = tuple(
         TargetSpec(str(e["name"]), str(e.get("app", e["name"])),
                    (path.parent / e["app_dir"]).resolve() if "app_dir" in e else TARGETS_DIR,
@@ -164,8 +190,13 @@ def load_bench(path: Path) -> Bench:
     scenarios = labelled([
         ScenarioEntry(_scenario_name(str(e["name"]), path),
                       tuple((str(k), str(v)) for k, v in e.get("params", {}).items()),
-                      float(e["rate"]) if "rate" in e else None)
+                      float(e["rate"]) if "rate" in e else None,
+                      duration=str(e["duration"]) if "duration" in e else None)
         for e in _table(data, "scenario", path)])
+    for server in servers:
+        if server.name not in (*LAUNCHERS, *IN_PROCESS):
+            raise LoadgenError(f"{path}: unknown server {server.name!r}; choose from: "
+                               f"{', '.join((*LAUNCHERS, *IN_PROCESS))}")
     if len({s.label for s in scenarios}) < len(scenarios):
         raise LoadgenError(f"{path}: a [[scenario]] is there twice with the same parameters")
     baseline = data.get("baseline", {})
@@ -173,14 +204,9 @@ def load_bench(path: Path) -> Bench:
               str(baseline.get("server", servers[0].name)))
     if chosen[0] not in {t.name for t in targets} or chosen[1] not in {s.name for s in servers}:
         raise LoadgenError(f"{path}: the baseline {chosen[0]}/{chosen[1]} is not in the matrix")
-    rounds = int(data.get("rounds", 3))
-    if rounds < 2:
-        raise LoadgenError(f"{path}: rounds must be at least 2 (a comparison needs repeats)")
-    paired = data.get("paired", True)
-    if not isinstance(paired, bool):
-        raise LoadgenError(f"{path}: paired must be true or false")
-    bench = Bench(targets, servers, scenarios, dict(data.get("load", {})), rounds, chosen,
-                  int(data.get("seed", 0)), paired=paired)
+    bench = Bench(targets, servers, scenarios, dict(data.get("load", {})),
+                  int(data.get("rounds", 3)), chosen, int(data.get("seed", 0)),
+                  paired=bool(data.get("paired", True)))
     if "budget" in data:
         try:
             bench = with_budget(bench, parse_duration(str(data["budget"])))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -34,9 +35,9 @@ from loadgen.compare import (
 )
 from loadgen.envs import environment
 from loadgen.errors import LoadgenError
+from loadgen.output import check_file, check_folder, save
 from loadgen.profile import LoadProfile, parse_duration, parse_stages
 from loadgen.request import parse_url
-from loadgen.result import write_atomically
 from loadgen.runner import Placement
 from loadgen.scenario import builtin_names, load_scenario
 from loadgen.store import RunStore
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 # History, bisect, nightly and the reports are imported by the commands that use them: they bring
 # scipy and matplotlib, over two seconds of start-up that `loadgen run` has no use for.
 
+EXIT_FAILED = 1  # the run's own figures failed: nothing succeeded, or too much failed
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # the shell's code for SIGINT; the results were written all the same
 
@@ -119,6 +121,10 @@ def build_profile(connections: int, rate: float | None, stages: str | None, arri
 @click.option("--variants", type=int, default=16, show_default=True,
               help="Pre-encoded variants of each scenario request (random paths, bodies).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the result.")
+@click.option("--max-failed", "max_failed", metavar="SHARE",
+              help="Exit 1 when more than this share of requests failed (errors or unexpected "
+                   "statuses), e.g. 1% or 0.01, as k6's thresholds do. With none succeeded it "
+                   "exits 1 whatever this is.")
 @click.option("--hlog", "hlog_path", type=click.Path(path_type=Path),
               help="Write per-second histograms in the HdrHistogram log format.")
 @click.option("--profile", "profiled", is_flag=True,
@@ -130,9 +136,16 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
         arrival: str, duration: str | None, warmup: str, timeout: str, processes: int,
         cpu_list: str | None, cluster: str | None, seed: int, timer_slack: str,
         target: str | None, server: str, workers: int, scenario: str | None,
-        params: tuple[str, ...], check_every: int, variants: int, json_path: Path | None,
-        hlog_path: Path | None, profiled: bool) -> None:
-    """Load URL (or a target loadgen starts) and report latency and throughput."""
+        params: tuple[str, ...], check_every: int, variants: int, max_failed: str | None,
+        json_path: Path | None, hlog_path: Path | None, profiled: bool) -> None:
+    """Load URL (or a target loadgen starts) and report latency and throughput.
+
+    Exit code 0: done; 1: no request succeeded, or more failed than --max-failed; 2: bad
+    input, or a result that could not be written where asked; 130: interrupted."""
+    failed_limit = _share(max_failed, "--max-failed") if max_failed is not None else None
+    for option, out in (("--json", json_path), ("--hlog", hlog_path)):
+        if out is not None:
+            check_file(out, option)
     profile = build_profile(connections, rate, stages, arrival, duration, warmup, timeout,
                             processes, seed, timer_slack)
     server_cores, generator_cores = cpus.split(processes)
@@ -172,12 +185,8 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
                                 Placement(generator_cores, server_cores, cluster), progress,
                                 check_every, sampling)
     click.echo(render(result))
-    if json_path is not None:
-        result.write_json(json_path)
-        click.echo(f"wrote {json_path}")
-    if hlog_path is not None:
-        result.write_hlog(hlog_path)
-        click.echo(f"wrote {hlog_path}")
+    _save_all({"--json": (json_path, result.json_text),
+               "--hlog": (hlog_path, result.hlog_text)})
     if result.py_spy is not None and result.py_spy.problem is not None:
         click.echo(f"loadgen: no profile: {result.py_spy.problem}", err=True)
     elif result.py_spy is not None:
@@ -185,6 +194,39 @@ def run(url: str | None, connections: int, rate: float | None, stages: str | Non
                    f"({result.py_spy.samples:,} samples)")
     if result.interrupted:
         sys.exit(EXIT_INTERRUPTED)
+    if not result.succeeded:
+        click.echo("loadgen: error: no request succeeded", err=True)
+        sys.exit(EXIT_FAILED)
+    if failed_limit is not None and result.failed_share > failed_limit:
+        click.echo(f"loadgen: error: {result.failed_share:.2%} of requests failed, more than "
+                   f"--max-failed {failed_limit:.2%}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _share(text: str, option: str) -> float:
+    """A share from '1%' or '0.01', in [0, 1]."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:  # NaN fails too
+        raise LoadgenError(f"{option} takes a share such as 1% or 0.01, not {text!r}")
+    return value
+
+
+def _save_all(outputs: dict[str, tuple[Path | None, Callable[[], str]]]) -> None:
+    """Write each asked-for output; one that fails is rescued (output.save) and, once every
+    other is written, the failure is the run's error."""
+    failures = []
+    for option, (path, text) in outputs.items():
+        if path is None:
+            continue
+        try:
+            click.echo(f"wrote {save(path, text(), option)}")
+        except LoadgenError as exc:
+            failures.append(str(exc))
+    if failures:
+        raise LoadgenError("; ".join(failures))
 
 
 def _pyspy() -> str | None:
@@ -284,6 +326,10 @@ def inproc_command(target: str, app_dir: Path | None, packages: tuple[str, ...],
                    profile_dir: Path | None) -> None:
     """The framework's own cost per request kind: the scenario's requests called straight into
     the target's ASGI app, no server and no sockets."""
+    if json_path is not None:
+        check_file(json_path, "--json")
+    if profile_dir is not None:
+        check_folder(profile_dir, "--profile")
     try:
         low, high = (int(c) for c in counts.split(","))
     except ValueError:
@@ -307,9 +353,7 @@ def inproc_command(target: str, app_dir: Path | None, packages: tuple[str, ...],
         else:
             click.echo(f"profile: {result.py_spy.flamegraph} and {result.py_spy.speedscope} "
                        f"({result.py_spy.samples} samples)")
-    if json_path is not None:
-        write_atomically(json_path, json.dumps(result.to_json(), indent=1) + "\n")
-        click.echo(f"wrote {json_path}")
+    _save_all({"--json": (json_path, lambda: json.dumps(result.to_json(), indent=1) + "\n")})
 
 
 @cli.command("servers")
@@ -338,6 +382,7 @@ def bench_command(file: Path, results_dir: Path, profiled: bool, budget: str | N
     bench = load_bench(file)
     if budget is not None:
         bench = with_budget(bench, parse_duration(budget))
+    check_folder(results_dir, "--results")
     server_cores, generator_cores = cpus.split()
     store = RunStore.new(results_dir)
     profiled = profiled and _pyspy() is not None
@@ -378,8 +423,11 @@ def bench_command(file: Path, results_dir: Path, profiled: bool, budget: str | N
     try:
         outcome = run_budgeted(bench, store, rounds_runner(
             store, Placement(generator_cores, server_cores), progress, profiled), added)
-    except KeyboardInterrupt:
-        click.echo(f"interrupted: the finished trials are in {store.path}", err=True)
+    except KeyboardInterrupt:  # between trials
+        outcome = None
+    if outcome is None or outcome.stop == "interrupted":  # or in one: it ended early, kept
+        click.echo(f"interrupted: the finished trials are in {store.path} (`loadgen report "
+                   f"{store.path}` builds their report)", err=True)
         sys.exit(EXIT_INTERRUPTED)
     comparisons, left_out = compare(store.trials(), bench.baseline)
     click.echo(markdown(comparisons, left_out))
@@ -412,9 +460,6 @@ def compare_command(run_dir: Path, after: Path | None, baseline: str | None,
 
     Exit code 0: no regression; 1: a confirmed regression; 2: inconclusive; 3: nothing to
     compare."""
-    trials = RunStore(run_dir).trials()
-    if not trials:
-        raise LoadgenError(f"no trials in {run_dir}")
     thresholds = {}
     for item in deltas:
         name, _, value = item.partition("=")
@@ -423,8 +468,9 @@ def compare_command(run_dir: Path, after: Path | None, baseline: str | None,
         except ValueError:
             raise LoadgenError(f"--delta takes METRIC=FRACTION, not {item!r}") from None
     metrics = with_deltas(thresholds)
+    trials = _readable(run_dir)
     if after is not None:
-        comparisons, left_out = compare_runs(trials, RunStore(after).trials(), metrics)
+        comparisons, left_out = compare_runs(trials, _readable(after), metrics)
         click.echo(markdown(comparisons, left_out))
         sys.exit(exit_code(comparisons))
     if baseline is not None:
@@ -432,11 +478,25 @@ def compare_command(run_dir: Path, after: Path | None, baseline: str | None,
         if not sep:
             raise LoadgenError("--baseline takes TARGET/SERVER, e.g. starlette/uvicorn")
         chosen = (target, server)
+        present = sorted({f"{t['cell']['target']}/{t['cell']['server']}" for t in trials})
+        if baseline not in present:
+            raise LoadgenError(f"--baseline {baseline}: no such target/server in {run_dir}; "
+                               f"it has {', '.join(present)}")
     else:
         chosen = tuple(trials[0]["baseline"])
     comparisons, left_out = compare(trials, chosen, metrics)
     click.echo(markdown(comparisons, left_out))
     sys.exit(exit_code(comparisons))
+
+
+def _readable(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's trials; each file that cannot be read is said on stderr and left out."""
+    trials, problems = RunStore(run_dir).readable_trials()
+    for problem in problems:
+        click.echo(f"loadgen: {problem}; compared without it", err=True)
+    if not trials:
+        raise LoadgenError(f"no readable trials in {run_dir}")
+    return trials
 
 
 def _subject_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -536,6 +596,7 @@ def history_command(subject: str, series_text: str | None, every: int, min_chang
     from loadgen.report import build_history_report
     found = points(subject, series_text, every)
     plan = _plan(subject, found, **options)
+    check_folder(results_dir, "--results")
     home = history.folder(subject, results_dir)
     server_cores, generator_cores = cpus.split()
     placement = Placement(generator_cores, server_cores)
@@ -619,6 +680,7 @@ def bisect_command(repository: str, good: str, bad: str, metric_name: str, kind:
         click.echo(f"{one.point.label} {one.point.title}: {ratio} over {len(c.ratios)} rounds, "
                    f"noise {noise_text(c)}, {verdict_text(c)}")
 
+    check_folder(results_dir, "--results")
     outcome = run_bisect(plan, chosen, history.folder(repository, results_dir),
                          Placement(generator_cores, server_cores), max_rounds, None, step)
     if outcome.first_bad is None:
@@ -645,6 +707,9 @@ def nightly_command(file: Path, repository: str | None, against: str | None,
     from loadgen.nightly import HARNESS_ERROR, load_nightly, run_nightly
     server_cores, generator_cores = cpus.split()
     try:
+        check_folder(results_dir, "--results")
+        if summary_path is not None:
+            check_file(summary_path, "--summary")
         config = load_nightly(file, repository)
         outcome = run_nightly(config, Placement(generator_cores, server_cores), results_dir,
                               against, _trial_line)

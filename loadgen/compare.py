@@ -244,8 +244,11 @@ def metric(name: str, kind: str | None = None) -> Metric:
 
 def with_deltas(deltas: dict[str, float]) -> tuple[Metric, ...]:
     """The metrics with some thresholds changed, e.g. {"p99": 0.2}."""
-    for name in deltas:
+    for name, value in deltas.items():
         metric(name)  # an unknown name fails here
+        if not 0 < value < 1:  # NaN fails too
+            raise LoadgenError(f"--delta {name}={value:g}: a threshold is a fraction between "
+                               "0 and 1, e.g. 0.05")
     return tuple(replace(m, delta=deltas.get(m.name, m.delta)) for m in METRICS)
 
 

@@ -35,8 +35,8 @@ class Connection(asyncio.Protocol):
     """A connection in an open-loop run: every completion goes back to the owner's schedule."""
 
     # Slots make the hot path's attribute reads and writes cheaper than a __dict__ would.
-    __slots__ = ("blocked", "body", "expect", "intended", "owner", "parser", "rec", "sent",
-                 "transport")
+    __slots__ = ("blocked", "body", "expect", "failures", "intended", "owner", "parser", "rec",
+                 "sent", "transport")
 
     def __init__(self, owner: Owner) -> None:
         self.owner = owner
@@ -48,9 +48,13 @@ class Connection(asyncio.Protocol):
         self.expect: Expectation | None = None  # set when this response is sampled for checks
         self.body: list[bytes] = []
         self.blocked = 0  # since when a write has waited for room in the socket
+        # Connections in a row that failed or gave no response: each counts as failed from
+        # its connect until its first complete response (the engine backs off by it).
+        self.failures = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.failures += 1
         self.parser = HttpResponseParser(self)
         # Told whenever a write does not fit the socket at once: the server is not reading
         # fast enough (large uploads). It costs nothing while every write fits.
@@ -106,6 +110,7 @@ class Connection(asyncio.Protocol):
         rec.lag.append((self.sent - self.intended) // 1000)
         status = parser.get_status_code()  # type: ignore[union-attr]
         rec.status.append(status)
+        self.failures = 0
         if self.expect is not None:
             self.owner.check(self, rec, status)
         self.rec = None
@@ -131,6 +136,7 @@ class ClosedLoopConnection(Connection):
         rec.service.append((now - self.sent) // 1000)
         status = parser.get_status_code()  # type: ignore[union-attr]
         rec.status.append(status)
+        self.failures = 0
         owner = self.owner
         if self.expect is not None:
             owner.check(self, rec, status)

@@ -41,8 +41,8 @@ from loadgen.compare import (
     usable,
 )
 from loadgen.errors import LoadgenError
+from loadgen.output import write_atomically
 from loadgen.points import Point, subject_name
-from loadgen.result import write_atomically
 from loadgen.runner import Placement
 from loadgen.servers import TARGETS_DIR
 from loadgen.store import RESULTS_DIR, RunStore, machine, machine_id, read_trial

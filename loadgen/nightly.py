@@ -30,14 +30,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from loadgen import schema
 from loadgen.bench import TrialSink
 from loadgen.benchfile import ScenarioEntry, ServerEntry, load_bench
 from loadgen.compare import Comparison, Metric, answered, gate_code, markdown, metric
 from loadgen.errors import LoadgenError
 from loadgen.history import HistoryPlan, ab, folder
+from loadgen.output import write_atomically
 from loadgen.points import commit_points, repository, resolve
 from loadgen.report import build_history_report
-from loadgen.result import write_atomically
 from loadgen.runner import Placement
 from loadgen.servers import TARGETS_DIR
 from loadgen.store import RESULTS_DIR
@@ -59,12 +60,19 @@ class Nightly:
     metrics: tuple[Metric, ...]
 
 
+NIGHTLY = {"repository": schema.TEXT, "branch": schema.TEXT, "target": schema.TEXT,
+           "app_dir": schema.TEXT, "packages": schema.LIST, "server": schema.TEXT,
+           "workers": schema.at_least(1), "scenarios": schema.LIST, "rounds": schema.at_least(2),
+           "metrics": schema.LIST, "deltas": schema.TABLE}
+
+
 def load_nightly(path: Path, repository_override: str | None = None) -> Nightly:
     """The [nightly] section of a bench file, its scenarios and load taken from the file."""
     bench = load_bench(path)
     section = tomllib.loads(path.read_text()).get("nightly")
     if not isinstance(section, dict):
         raise LoadgenError(f"{path}: no [nightly] section")
+    schema.check(section, NIGHTLY, f"{path}: [nightly]")
     repo = repository_override or section.get("repository")
     if not repo:
         raise LoadgenError(f"{path}: [nightly] needs the subject's repository")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
@@ -77,8 +78,9 @@ class LoadProfile:
         if self.timer_slack_s < 0:
             raise LoadgenError("--timer-slack must not be negative")
         for stage in self.stages:
-            if stage.duration_s <= 0 or stage.rate <= 0:
-                raise LoadgenError("every stage needs a positive duration and a positive rate")
+            if not (_positive(stage.duration_s) and _positive(stage.rate)):
+                raise LoadgenError("every stage needs a positive duration and a positive rate, "
+                                   f"not {stage.duration_s:g} s at {stage.rate:g} req/s")
         if self.stages and abs(sum(s.duration_s for s in self.stages) - self.duration_s) > 1e-9:
             raise LoadgenError("the stages' durations must add up to the run's duration")
         if self.turns.count > 1 and not (self.open_loop and self.turns.length_s > 0):
@@ -90,8 +92,8 @@ class LoadProfile:
 
     @classmethod
     def constant(cls, rate: float, duration_s: float, **kwargs: object) -> LoadProfile:
-        if rate <= 0:
-            raise LoadgenError("--rate must be positive")
+        if not _positive(rate):
+            raise LoadgenError(f"--rate must be positive, not {rate:g}")
         return cls(stages=(Stage(duration_s, rate),), duration_s=duration_s, **kwargs)  # type: ignore[arg-type]
 
     @classmethod
@@ -126,6 +128,11 @@ class LoadProfile:
                        warmup_s=self.warmup_s * count,
                        stages=tuple(Stage(s.duration_s * count, s.rate) for s in self.stages),
                        turns=Turns(length_s, index, count))
+
+
+def _positive(value: float) -> bool:
+    """Positive and finite: NaN compares false with everything, so `value <= 0` lets it by."""
+    return math.isfinite(value) and value > 0
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|µs|ms|s|m)?$")

@@ -3,13 +3,12 @@ verdict on itself."""
 
 from __future__ import annotations
 
+import io
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
-from pathlib import Path
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
@@ -284,6 +283,20 @@ class RunResult:
     def valid(self) -> bool:
         return not self.invalid_reasons()
 
+    @property
+    def succeeded(self) -> int:
+        """Responses with a status expected of their kind."""
+        return sum(n for name, figures in self.kinds.items()
+                   for code, n in figures.status.items()
+                   if code in self.expected_status.get(name, (200,)))
+
+    @property
+    def failed_share(self) -> float:
+        """Of the requests the window sent or tried to, the share that did not succeed:
+        errors (time-outs, resets, connects that failed) and unexpected statuses."""
+        attempted = self.requests + sum(self.total.errors.values())
+        return 1 - self.succeeded / attempted if attempted else 1.0
+
     def check_generator(self) -> GeneratorCheck:
         duration = (self.duration_s or 1.0) * self.profile.turns.share  # in its turns
         open_loop = self.profile.open_loop
@@ -428,20 +441,19 @@ class RunResult:
             ],
         }
 
-    def write_json(self, path: Path) -> None:
-        write_atomically(path, json.dumps(self.to_json(), indent=2) + "\n")
+    def json_text(self) -> str:
+        return json.dumps(self.to_json(), indent=2) + "\n"
 
-    def write_hlog(self, path: Path) -> None:
-        start = self.window[0]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w") as out:
-            histogram.write_interval_log(
-                out,
-                ((float(i), 1.0, {"corrected": c, "uncorrected": u})
-                 for i, c, u in self.intervals()),
-                start,
-                f"loadgen interval log: {self.target}; values in microseconds",
-            )
+    def hlog_text(self) -> str:
+        """The per-second histograms in the HdrHistogram interval log format."""
+        out = io.StringIO()
+        histogram.write_interval_log(
+            out,
+            ((float(i), 1.0, {"corrected": c, "uncorrected": u}) for i, c, u in self.intervals()),
+            self.window[0],
+            f"loadgen interval log: {self.target}; values in microseconds",
+        )
+        return out.getvalue()
 
 
 def _per_second(worker: WorkerResult, cores: Iterable[int]) -> list[float]:
@@ -452,14 +464,6 @@ def _per_second(worker: WorkerResult, cores: Iterable[int]) -> list[float]:
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write then rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def worker_figures(worker: WorkerResult) -> dict[str, Any]:

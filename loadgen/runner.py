@@ -24,6 +24,7 @@ from loadgen.cluster import run_on_cluster
 from loadgen.cpus import pinned
 from loadgen.engine import Interval, IntervalSink, Worker, WorkerPlan, WorkerResult
 from loadgen.errors import LoadgenError
+from loadgen.limits import ensure_open_files
 from loadgen.profile import LoadProfile
 from loadgen.request import Endpoint, RequestTemplate
 from loadgen.result import MissingWorker, RunResult
@@ -78,6 +79,8 @@ def run_load(
     `on_start` is told the instant the workers start (the warm-up's start), once connected."""
     worker_plans = plans(endpoint, templates, profile, mix, check_every, flow)
     missing: list[MissingWorker] = []
+    if placement.cluster is None:
+        ensure_open_files(max(p.connections for p in worker_plans), profile.connections)
     if placement.cluster is not None:
         results, missing = run_on_cluster(placement.cluster, worker_plans, on_start)
     elif len(worker_plans) == 1:
@@ -114,6 +117,7 @@ def run_together(jobs: list[Job], placement: Placement, on_start: StartSink | No
     groups = [plans(job.endpoint, job.templates, job.profile, job.mix, job.check_every)
               for job in jobs]
     flat = [plan for group in groups for plan in group]
+    ensure_open_files(sum(p.connections for p in flat), max(j.profile.connections for j in jobs))
     missing: list[MissingWorker] = []
     if len(flat) == len(jobs):
         by_index = dict(enumerate(_run_here(flat, placement.generator, None, on_start)))
@@ -212,10 +216,14 @@ def _run_processes(
                     args=(k, plan, (cores[k % len(cores)],), messages, go, start_at, stop))
         for k, plan in enumerate(worker_plans)
     ]
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # A signal ignored at exec stays ignored: the children start deaf to Ctrl-C (it would
+    # otherwise interrupt each one's start-up with a traceback), and the parent turns it
+    # into `stop` once they are started.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         for proc in procs:
             proc.start()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         _wait_ready(procs, messages, stop)
         start_at.value = time.time() + START_LEAD_S
         go.set()
@@ -233,14 +241,23 @@ def _run_processes(
 
 
 def _wait_ready(procs: list[Any], messages: Any, stop: Event) -> None:
+    """Until every worker has connected. Ctrl-C (`stop`) meanwhile is KeyboardInterrupt, as
+    anywhere before the load; a worker that died is an error at once."""
     ready: set[int] = set()
     deadline = time.monotonic() + READY_TIMEOUT_S
     while len(ready) < len(procs):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        dead = [k for k, proc in enumerate(procs) if k not in ready and proc.exitcode is not None]
+        if dead:
+            raise LoadgenError(f"worker process {dead[0]} exited (code {procs[dead[0]].exitcode}) "
+                               "before it connected")
+        if time.monotonic() > deadline:
+            raise LoadgenError(f"worker processes did not connect within {READY_TIMEOUT_S:g} s")
         try:
-            kind, index, payload = messages.get(timeout=max(0.0, deadline - time.monotonic()))
+            kind, index, payload = messages.get(timeout=0.2)
         except queue.Empty:
-            raise LoadgenError("worker processes did not connect within "
-                               f"{READY_TIMEOUT_S:g} s") from None
+            continue
         if kind == "error":
             raise LoadgenError(payload)
         ready.add(index)

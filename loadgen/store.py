@@ -20,7 +20,7 @@ from typing import Any
 
 from loadgen import cpus
 from loadgen.errors import LoadgenError
-from loadgen.result import write_atomically
+from loadgen.output import write_atomically
 
 SCHEMA_VERSION = 1
 RESULTS_DIR = Path("results")
@@ -87,6 +87,17 @@ class RunStore:
 
     def trials(self) -> list[dict[str, Any]]:
         return [read_trial(p) for p in sorted(self.path.glob("trial-*.json"))]
+
+    def readable_trials(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """The trials that read, and why each other did not (a file cut short, another
+        schema version): one damaged file need not keep the rest from a comparison."""
+        trials, problems = [], []
+        for path in sorted(self.path.glob("trial-*.json")):
+            try:
+                trials.append(read_trial(path))
+            except LoadgenError as exc:
+                problems.append(str(exc))
+        return trials, problems
 
 
 def read_trial(path: Path) -> dict[str, Any]:

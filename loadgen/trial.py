@@ -38,6 +38,7 @@ def run_workload(endpoint: Endpoint, workload: Workload, profile: LoadProfile,
     if prepared.flow is not None and profile.open_loop:
         raise LoadgenError("a scenario with a flow runs closed loop: drop --rate and --stages")
     preflight(prepared.variants, profile.timeout_s)
+    prepared.variants.clear()  # httpx's requests: a few KB each, 10,000 kinds' worth
     return run_load(endpoint, prepared.templates, profile, placement, on_interval,
                     label or f"http://{endpoint.authority} {workload.label}", prepared.mix,
                     check_every, prepared.flow, on_start)

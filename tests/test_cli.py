@@ -47,6 +47,18 @@ CLOSED_PORT = f"http://127.0.0.1:{free_port('127.0.0.1')}/"
     (["run", "--target", "raw", "--server", "nope"], "unknown server 'nope'"),
     (["run"], "give a URL"),
     (["nosuchcommand"], "No such command"),
+    # Where results go is checked before any load runs.
+    (["run", CLOSED_PORT, "--json", "/tmp"], "--json /tmp: is a folder; give a file name"),
+    (["run", CLOSED_PORT, "--json", "/etc/hostname/x.json"], "/etc/hostname is a file, not a"),
+    (["run", CLOSED_PORT, "--hlog", "/etc/hostname/x.hlog"], "--hlog /etc/hostname/x.hlog: "),
+    (["bench", "bench.toml", "--results", "/etc/hostname"], "--results /etc/hostname: "),
+    (["run", CLOSED_PORT, "--rate", "nan"], "--rate must be positive, not nan"),
+    (["run", CLOSED_PORT, "--rate", "inf"], "--rate must be positive, not inf"),
+    (["run", CLOSED_PORT, "--stages", "1s:nan"], "every stage needs a positive duration"),
+    (["run", "http://no-such-host.invalid/", "-d", "1s"], "cannot resolve no-such-host.invalid"),
+    (["run", CLOSED_PORT, "--connections", "200000"], "at most"),
+    (["run", CLOSED_PORT, "--max-failed", "2"], "--max-failed takes a share such as 1%"),
+    (["run", CLOSED_PORT, "--max-failed", "nan"], "--max-failed takes a share such as 1%"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
     done = loadgen(*args)
@@ -61,7 +73,8 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
 def test_json_and_interval_log_of_a_managed_server(tmp_path: Path) -> None:
     out, hlog = tmp_path / "run.json", tmp_path / "run.hlog"
     done = loadgen("run", "--target", "raw", "--server", "uvicorn", "--rate", "500",
-                   "-d", "2s", "--warmup", "0.5s", "--json", str(out), "--hlog", str(hlog))
+                   "-d", "2s", "--warmup", "0.5s", "--json", str(out), "--hlog", str(hlog),
+                   "--max-failed", "0")  # nothing fails: 0 is not exceeded
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stdout, "no progress line when stdout is not a terminal"
     assert "cores: generator" in done.stdout
@@ -138,6 +151,9 @@ def test_a_server_that_dies_mid_run_still_gets_a_summary_and_json(
     assert result["errors"]["connect"] > 0
     assert result["generator"]["unsent"] > 0
     assert 0 < result["requests"] < 900
+    # Reconnects back off (10 ms doubling to 1 s): at --rate 500 they were once 8,657 in
+    # under 2 s; 64 connections can now try about 12 times each in the 2 s left.
+    assert result["generator"]["reconnects"] <= 64 * 14
 
 
 def test_progress_line_on_a_terminal(raw_server: ServerProcess) -> None:
@@ -164,3 +180,55 @@ def test_progress_line_on_a_terminal(raw_server: ServerProcess) -> None:
     text = output.decode()
     assert "\r" in text and "req/s  p99 so far" in text
     assert "requests     " in text
+
+
+def test_connections_beyond_the_open_files_limit_are_refused_before_any_is_opened() -> None:
+    done = subprocess.run(["bash", "-c", "ulimit -n 1000 && exec \"$@\"", "-", *LOADGEN, "run",
+                           CLOSED_PORT, "--connections", "2000", "-d", "1s"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        "loadgen: error: --connections 2000: a process needs about 2,064 open files and may "
+        "have 1,000 (ulimit -Hn); use fewer connections, or more --processes")
+
+
+def test_a_run_in_which_nothing_succeeded_exits_1_and_keeps_its_json(
+        raw_server: ServerProcess, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    done = loadgen("run", f"http://{raw_server.endpoint.authority}/no-such-page", "--rate",
+                   "50", "-d", "0.5s", "--warmup", "0s", "--json", str(out))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == "loadgen: error: no request succeeded"
+    assert json.loads(out.read_text())["status"] == {"404": 25}
+
+
+def test_more_failed_than_max_failed_exits_1(edge_server: ServerProcess, tmp_path: Path
+                                             ) -> None:
+    # Two kinds in equal parts, one of which answers 500 after its first 5: about half fail.
+    scenario = tmp_path / "half.py"
+    scenario.write_text("from loadgen.scenario import Request\n\n\ndef requests(params):\n"
+                        "    return [Request('ok', '/plaintext'),\n"
+                        "            Request('degrading', '/degrade/status')]\n")
+    url = f"http://{edge_server.endpoint.authority}/"
+    done = loadgen("run", url, "--scenario", str(scenario), "--rate", "50", "-d", "0.5s",
+                   "--warmup", "0s", "--max-failed", "10%")
+    assert done.returncode == 1
+    failed = done.stderr.strip().removeprefix("loadgen: error: ").split("%")[0]
+    assert 40 < float(failed) < 60, done.stderr
+    assert done.stderr.strip().endswith("of requests failed, more than --max-failed 10.00%")
+
+
+def test_a_result_that_cannot_be_written_at_the_end_is_rescued(tmp_path: Path) -> None:
+    from loadgen.errors import LoadgenError
+    from loadgen.output import save
+
+    blocker = tmp_path / "gone"
+    blocker.write_text("a file where the folder was")  # the folder became a file meanwhile
+    with pytest.raises(LoadgenError) as caught:
+        save(blocker / "run.json", '{"requests": 1}', "--json")
+    message = str(caught.value)
+    assert message.startswith(f"cannot write --json {blocker / 'run.json'}: ")
+    rescue = Path(message.rsplit(" it is in ", 1)[1].removesuffix(" instead"))
+    assert rescue.read_text() == '{"requests": 1}'
+    rescue.unlink()
+    assert list(tmp_path.iterdir()) == [blocker]  # no .tmp file left behind
