@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from hdrh.histogram import HdrHistogram
 
@@ -232,3 +233,71 @@ def test_a_result_that_cannot_be_written_at_the_end_is_rescued(tmp_path: Path) -
     assert rescue.read_text() == '{"requests": 1}'
     rescue.unlink()
     assert list(tmp_path.iterdir()) == [blocker]  # no .tmp file left behind
+
+
+def test_ctrl_c_while_worker_processes_start_is_one_line_and_exit_130(
+        raw_server: ServerProcess) -> None:
+    # Ctrl-C at a terminal reaches the whole process group: the workers starting up too.
+    url = f"http://{raw_server.endpoint.authority}/plaintext"
+    proc = subprocess.Popen([*LOADGEN, "run", url, "--processes", "8", "--rate", "100", "-d",
+                             "30s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not psutil.Process(proc.pid).children() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) <= 1, stderr
+
+
+BENCH_TO_INTERRUPT = """
+rounds = 2
+baseline = { target = "a", server = "uvicorn" }
+[load]
+rate = 100
+duration = "30s"
+warmup = "0s"
+[[target]]
+name = "a"
+app = "raw"
+[[target]]
+name = "b"
+app = "raw"
+[[server]]
+name = "uvicorn"
+[[scenario]]
+name = "plaintext"
+"""
+
+
+def test_ctrl_c_in_a_bench_trial_exits_130_and_keeps_the_trial(tmp_path: Path) -> None:
+    (tmp_path / "bench.toml").write_text(BENCH_TO_INTERRUPT)
+    proc = subprocess.Popen([*LOADGEN, "bench", str(tmp_path / "bench.toml"), "--results",
+                             str(tmp_path / "results")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for_a_loaded_server(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout + stderr
+    assert "interrupted: the finished trials are in" in stderr
+    trials = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*/*/trial-*")]
+    assert trials and all(t["status"] == "interrupted" for t in trials)
+    assert "| cell |" not in stdout  # no verdicts from a cut-short round
+
+
+def _wait_for_a_loaded_server(pid: int, timeout: float = 60) -> None:
+    """Until a server under process `pid` has a generator connected: a trial's load runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in psutil.Process(pid).children(recursive=True):
+            try:
+                connections = child.net_connections("tcp")
+            except psutil.NoSuchProcess:
+                continue
+            listening = {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+            if any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port in listening
+                   for c in connections):
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"no trial's load started within {timeout:g} s")
