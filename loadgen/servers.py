@@ -204,8 +204,13 @@ class ServerProcess:
         """Start the process, pinned, without waiting for it to be ready: servers started
         together then get ready together."""
         log_path = self.log_path or Path(os.devnull)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("wb") as log:  # this start's log only: its tail explains a failure
+        try:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = log_path.open("wb")  # this start's log only: its tail explains a failure
+        except OSError as exc:
+            raise LoadgenError(f"cannot write {self.name}'s log {log_path}: "
+                               f"{exc.strerror or exc}") from None
+        with log:
             # A session of its own: the whole process group is stopped together, workers too.
             self.process = subprocess.Popen(
                 self.command, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,

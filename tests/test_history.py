@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import shutil
 import subprocess
 from dataclasses import replace
@@ -262,13 +263,13 @@ deltas = {{ cpu_per_request = 0.25 }}
     ("{ p99 = 0.2 }", "deltas names 'p99', which is not one of its metrics (cpu_per_request)"),
     ("{ cpu_per_request = 2 }",
      "delta of cpu_per_request must be a fraction between 0 and 1, not 2"),
-    ("0.2", "deltas is a table"),
+    ("0.2", "[nightly]: deltas must be a table, not 0.2"),
 ])
 def test_bad_nightly_deltas_are_one_line(tmp_path: Path, deltas: str, message: str) -> None:
     bench = tmp_path / "bench.toml"
     bench.write_text(NIGHTLY.format(scenario=SCENARIO, repository=tmp_path, app_dir=APPS_DIR)
                      .replace("{ cpu_per_request = 0.25 }", deltas))
-    with pytest.raises(LoadgenError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(LoadgenError, match=re.escape(message)):
         load_nightly(bench)
 
 
