@@ -1,6 +1,7 @@
-"""How often does the comparison cry wolf? An A/A bench (the same app under two names) run
-RUNS times, each with the bench's budgeted rounds for undecided verdicts (`budget`); counts the
-false "regression" and "improvement" verdicts over all of them. Goal: at most one in all."""
+"""How often does the comparison cry wolf? An A/A bench (the same app under two names, at the
+default bench's load and paired as it is) run RUNS times, each with budgeted rounds for
+undecided verdicts (`budget`); counts the false "regression" and "improvement" verdicts over
+all of them. Goal: at most one in all."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ rounds = 3
 budget = "75s"
 baseline = { target = "a", server = "uvicorn" }
 [load]
-rate = 300
+rate = 1100
 duration = "2s"
 warmup = "0.5s"
 [[target]]
