@@ -216,14 +216,18 @@ def _run_processes(
                     args=(k, plan, (cores[k % len(cores)],), messages, go, start_at, stop))
         for k, plan in enumerate(worker_plans)
     ]
-    # A signal ignored at exec stays ignored: the children start deaf to Ctrl-C (it would
-    # otherwise interrupt each one's start-up with a traceback), and the parent turns it
-    # into `stop` once they are started.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The parent turns Ctrl-C into `stop`. The children are started with SIGINT blocked, a
+    # mask they keep across exec: a Ctrl-C to the terminal's process group would otherwise
+    # interrupt each one's start-up with a traceback. They ignore it once running (_child);
+    # the parent's own, held while they start, arrives when it unblocks.
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        for proc in procs:
-            proc.start()
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for proc in procs:
+                proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         _wait_ready(procs, messages, stop)
         start_at.value = time.time() + START_LEAD_S
         go.set()
