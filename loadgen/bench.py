@@ -16,7 +16,14 @@ from typing import Any
 
 from loadgen import inproc
 from loadgen.benchfile import IN_PROCESS, Bench, Cell
-from loadgen.compare import INCONCLUSIVE, Comparison, compare, extra_rounds, look_level
+from loadgen.compare import (
+    INCONCLUSIVE,
+    Comparison,
+    compare,
+    could_decide,
+    extra_rounds,
+    look_level,
+)
 from loadgen.envs import environment, frozen
 from loadgen.errors import LoadgenError
 from loadgen.pyspy import SamplingPlan
@@ -225,7 +232,8 @@ class Budgeted:
 
     rounds: dict[str, int]  # per cell, the rounds it ran
     looks: int  # how often its verdicts were looked at
-    stop: str  # why no more rounds: "decided", "budget", "looks", "interrupted", "no budget"
+    stop: str  # why no more rounds: "decided", "budget", "out of reach", "looks",
+    # "interrupted", "no budget"
 
     @property
     def text(self) -> str:
@@ -236,17 +244,22 @@ class Budgeted:
         parts = [f"{n} for {len(cells)} cells" if len(cells) > 3 else f"{n} for "
                  f"{', '.join(cells)}" for n, cells in sorted(by_count.items())]
         why = {"decided": "every cell decided", "budget": "the budget ran out",
+               "out of reach": "what is undecided could not decide within the budget",
                "looks": f"stopped at the cap of {self.looks} looks",
                "interrupted": "interrupted", "no budget": "no budget for more"}[self.stop]
         return f"rounds: {'; '.join(parts)}; {self.looks} look(s); {why}"
 
 
-def undecided(bench: Bench, comparisons: list[Comparison]) -> tuple[list[Cell], int]:
+def undecided(bench: Bench, comparisons: list[Comparison], reach: int | None = None
+              ) -> tuple[list[Cell], int]:
     """The cells the next look's rounds are for, and how many rounds it wants: each cell with
     an inconclusive comparison, with the baseline cell of its scenario (a verdict pairs the two
     round by round). A comparison with fewer than two paired rounds gets none: its cell failed
-    or was invalid, and more of the same would not decide it."""
-    pending = [c for c in comparisons if c.verdict == INCONCLUSIVE and c.spread is not None]
+    or was invalid, and more of the same would not decide it. Nor does one that `reach` rounds
+    in all could not decide (compare.could_decide): the budget goes where it can buy a
+    verdict, not to a p99 that would need hundreds of rounds."""
+    pending = [c for c in comparisons if c.verdict == INCONCLUSIVE and c.spread is not None
+               and (reach is None or could_decide(c, reach))]
     names = {c.cell for c in pending} | {c.baseline for c in pending}
     return [cell for cell in bench.cells() if cell.name in names], extra_rounds(pending)
 
@@ -267,9 +280,15 @@ def run_budgeted(bench: Bench, store: RunStore, run_rounds: RoundRunner,
         stop = "interrupted"
     while stop == "looks":
         comparisons, _ = compare(store.trials(), bench.baseline, level=look_level(bench.looks))
-        cells, wanted = undecided(bench, comparisons)
-        if not cells:
+        if not any(c.verdict == INCONCLUSIVE and c.spread is not None for c in comparisons):
             stop = "decided"
+            break
+        # The most rounds one cell could still get: a round of it is two trials, paired.
+        elapsed = clock() - started
+        reach = rounds + int(max(0.0, budget - elapsed) / (2 * elapsed / written))
+        cells, wanted = undecided(bench, comparisons, reach)
+        if not cells:
+            stop = "out of reach"
         if not cells or looks == bench.looks:
             break
         ran, documents = 0, sum(1 + (b is not None) for _, b in trials_of(bench, cells))

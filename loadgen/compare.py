@@ -156,6 +156,17 @@ def rounds_needed(comparison: Comparison) -> int | None:
     return math.ceil((_t(comparison.level, len(comparison.ratios)) * spread / target) ** 2)
 
 
+def could_decide(comparison: Comparison, rounds: int) -> bool:
+    """Whether `rounds` rounds in all could decide it, were its ratio and spread to stay as
+    seen: its interval's half-width would have to shrink below the distance from its ratio to
+    the nearest edge of ±δ. A ratio on the edge never decides; nor, in a short budget, does
+    a p99 whose rounds spread by ±30%."""
+    if comparison.spread is None or comparison.ratio is None or rounds < 2:
+        return False
+    margin = abs(abs(math.log(comparison.ratio)) - math.log(1 + comparison.metric.delta))
+    return _t(comparison.level, rounds) * comparison.spread / math.sqrt(rounds) < margin
+
+
 def extra_rounds(undecided: Iterable[Comparison]) -> int:
     """How many rounds the next look should add so that the noisiest of these comparisons can
     decide (at least one); 0 when none has a spread to estimate from."""

@@ -160,15 +160,19 @@ name = "uvicorn"
 name = "plaintext"
 """
 
-# b against a per round: noise of ±3% that would take about 80 rounds to decide; 5% worse
-# within ±0.1%, which straddles δ however many rounds it gets; the same as a.
+# b against a per round: noise of ±3%, which a dozen rounds can decide but three cannot; 5%
+# worse within ±0.1%, which straddles δ however many rounds it gets; the same as a.
 NOISY = (1.03, 0.97, 1.0)
 
 
 @pytest.mark.parametrize(("budget", "b_cpu", "rounds", "looks", "stop"), [
     # 9 s planned; then rounds of 2 trials while they fit in 30 s: 10 of them.
     (30, lambda r: 100 * NOISY[r % 3], 13, 2, "budget"),
-    (10_000, lambda r: 105 * (1 + 0.001 * (-1) ** r), 5, 3, "looks"),
+    # On the edge of δ: once a look sees that no round within reach could decide it, no
+    # more are spent on it (the first look, at 3 rounds, could not yet tell).
+    (10_000, lambda r: 105 * (1 + 0.001 * (-1) ** r), 4, 2, "out of reach"),
+    # The noisy one, with a budget of one round more: it could not decide, so none is run.
+    (12, lambda r: 100 * NOISY[r % 3], 3, 1, "out of reach"),
     (10_000, lambda r: 100.0, 3, 1, "decided"),
     (0, lambda r: 100 * NOISY[r % 3], 3, 1, "no budget"),
 ])

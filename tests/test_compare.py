@@ -18,6 +18,7 @@ from loadgen.compare import (
     bootstrap_interval,
     compare,
     compare_runs,
+    could_decide,
     exit_code,
     extra_rounds,
     gate_code,
@@ -232,3 +233,16 @@ def test_a_paired_half_meets_the_baseline_half_beside_it() -> None:
     comparisons, _ = compare(trials, ("a", "uvicorn"), (CPU,))
     assert by_metric(comparisons, "b/uvicorn/plaintext", "cpu_per_request").ratios == (1.1, 1.1)
     assert by_metric(comparisons, "c/uvicorn/plaintext", "cpu_per_request").ratios == (2.0,)
+
+
+def test_could_decide_weighs_the_distance_to_the_edge_against_the_noise() -> None:
+    def seen(ratios: tuple[float, ...]) -> Comparison:
+        ratio, low, high = bootstrap_interval(list(ratios))
+        return Comparison("b", "a", CPU, ratios, ratio, low, high, INCONCLUSIVE)
+
+    quiet = seen((1.02, 0.98, 1.0))  # ±2% around 1: a few more rounds decide "no change"
+    assert not could_decide(quiet, 3) and could_decide(quiet, 8)
+    edge = seen((1.049, 1.051, 1.05))  # on δ itself: no number of rounds decides it
+    assert not could_decide(edge, 1000)
+    wild = seen((1.3, 0.7, 1.0))  # a p99's ±30%: out of reach of any short budget
+    assert not could_decide(wild, 20)
