@@ -576,7 +576,7 @@ def _trial_line(document: dict[str, Any], left_s: float) -> None:
 @click.argument("subject")
 @click.option("--revs", "series_text", metavar="SERIES",
               help="For a repository: A..B (from A to B), a,b,c, tags or tags:PATTERN.")
-@click.option("--every", type=int, default=1, show_default=True,
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Every Nth commit or version of the series (its ends always).")
 @click.option("--min-change", type=float, default=0.05, show_default=True,
               help="The smallest step reported as a change point.")
@@ -647,7 +647,7 @@ def history_command(subject: str, series_text: str | None, every: int, min_chang
 @click.option("--delta", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="The smallest change that counts (default: the metric's, 5% for CPU per "
                    "request and throughput, 10% for latencies).")
-@click.option("--max-rounds", type=int, default=12, show_default=True,
+@click.option("--max-rounds", type=click.IntRange(min=2), default=12, show_default=True,
               help="Rounds an undecided step may grow to (in at most 3 looks) before the "
                    "search stops.")
 @_subject_options

@@ -60,6 +60,9 @@ CLOSED_PORT = f"http://127.0.0.1:{free_port('127.0.0.1')}/"
     (["run", CLOSED_PORT, "--connections", "200000"], "at most"),
     (["run", CLOSED_PORT, "--max-failed", "2"], "--max-failed takes a share such as 1%"),
     (["run", CLOSED_PORT, "--max-failed", "nan"], "--max-failed takes a share such as 1%"),
+    (["bisect", ".", "--good", "a", "--bad", "b", "--scenario", "routing", "--max-rounds", "-1"],
+     "'--max-rounds': -1 is not in the range x>=2"),
+    (["history", ".", "--scenario", "routing", "--every", "0"], "'--every': 0 is not in the"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
     done = loadgen(*args)
