@@ -51,12 +51,22 @@ def wait_for_load(server: ServerProcess, timeout: float = 60) -> None:
     """Wait until a generator has connected to `server`: its load is about to start. A fixed
     sleep instead would guess how long a loadgen process takes to start on this host."""
     assert server.process is not None
-    root = psutil.Process(server.process.pid)
+    wait_for_load_under(server.process.pid, timeout)
+
+
+def wait_for_load_under(pid: int, timeout: float = 60) -> None:
+    """Wait until a server in the process tree of `pid` (itself, or one a bench started) has
+    a generator connected to a port it listens on."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for process in (root, *root.children(recursive=True)):
-            if any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == server.endpoint.port
-                   for c in process.net_connections("tcp")):
+        for process in (psutil.Process(pid), *psutil.Process(pid).children(recursive=True)):
+            try:
+                conns = process.net_connections("tcp")
+            except psutil.NoSuchProcess:
+                continue
+            ports = {c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN}
+            if any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port in ports
+                   for c in conns):
                 return
-        time.sleep(0.05)
-    raise AssertionError(f"no generator connected to the server within {timeout:g} s")
+        time.sleep(0.05)  # a poll of the condition, not a guess at how long it takes
+    raise AssertionError(f"no generator connected to a server within {timeout:g} s")

@@ -18,7 +18,7 @@ from hdrh.histogram import HdrHistogram
 
 from loadgen.servers import ServerProcess, free_port
 
-from .conftest import wait_for_load
+from .conftest import wait_for_load, wait_for_load_under
 
 LOADGEN = [sys.executable, "-m", "loadgen"]
 
@@ -279,7 +279,7 @@ def test_ctrl_c_in_a_bench_trial_exits_130_and_keeps_the_trial(tmp_path: Path) -
     proc = subprocess.Popen([*LOADGEN, "bench", str(tmp_path / "bench.toml"), "--results",
                              str(tmp_path / "results")], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    _wait_for_a_loaded_server(proc.pid)
+    wait_for_load_under(proc.pid)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout + stderr
@@ -288,19 +288,3 @@ def test_ctrl_c_in_a_bench_trial_exits_130_and_keeps_the_trial(tmp_path: Path) -
     assert trials and all(t["status"] == "interrupted" for t in trials)
     assert "| cell |" not in stdout  # no verdicts from a cut-short round
 
-
-def _wait_for_a_loaded_server(pid: int, timeout: float = 60) -> None:
-    """Until a server under process `pid` has a generator connected: a trial's load runs."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for child in psutil.Process(pid).children(recursive=True):
-            try:
-                connections = child.net_connections("tcp")
-            except psutil.NoSuchProcess:
-                continue
-            listening = {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
-            if any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port in listening
-                   for c in connections):
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"no trial's load started within {timeout:g} s")
