@@ -11,8 +11,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from loadgen.compare import IMPROVEMENT, REGRESSION, compare
-from loadgen.store import RunStore
+from loadgen.analysis.compare import IMPROVEMENT, REGRESSION, compare
+from loadgen.results.store import RunStore
 
 RUNS = 10
 BENCH = """
@@ -51,7 +51,7 @@ def main() -> None:
             these = Counter(c.verdict for c in comparisons)
             verdicts.update(these)
             flagged += these[REGRESSION] + these[IMPROVEMENT]
-            rounds = len({t["round"] for t in RunStore(run).trials()})
+            rounds = len({t.round for t in RunStore(run).trials()})
             print(f"A/A run {n} ({rounds} rounds): "
                   + ", ".join(f"{v} {k}" for k, v in sorted(these.items())))
     print(f"{flagged} false 'regression' or 'improvement' verdicts in {RUNS} A/A runs (goal: "

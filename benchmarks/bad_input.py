@@ -61,7 +61,7 @@ def kept(*args: str, path: str) -> Callable[[Path], Outcome]:
 
 def scenario(body: str) -> Callable[[Path], Outcome]:
     def case(tmp: Path) -> Outcome:
-        (tmp / "mine.py").write_text("from loadgen.scenario import Request\n\n\n"
+        (tmp / "mine.py").write_text("from loadgen.workloads.scenario import Request\n\n\n"
                                      f"def requests(params):\n    {body}\n")
         done = loadgen("run", URL, "--scenario", str(tmp / "mine.py"), "-d", "1s")
         return Outcome(done.returncode, done.stderr)
@@ -217,7 +217,7 @@ CASES: list[tuple[str, Callable[[Path], Outcome], int]] = [
 
 def main() -> None:
     global URL
-    from loadgen.servers import ServerSpec, running_server
+    from loadgen.servers.launchers import ServerSpec, running_server
 
     with running_server(ServerSpec("uvicorn", "raw_app:app")) as server:
         URL = f"http://{server.endpoint.authority}/"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 
-from loadgen.changepoints import change_points
+from loadgen.analysis.changepoints import change_points
 
 SERIES = 300
 POINTS = 12

@@ -18,8 +18,8 @@ from typing import Any
 from distributed import LocalCluster
 
 from loadgen import cpus
-from loadgen.compare import bootstrap_interval
-from loadgen.servers import ServerSpec, running_server, target_app
+from loadgen.analysis.intervals import bootstrap_interval
+from loadgen.servers.launchers import ServerSpec, running_server, target_app
 
 from _common import loadgen_json
 

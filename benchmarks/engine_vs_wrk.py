@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 
 from loadgen import cpus
-from loadgen.request import Endpoint
-from loadgen.servers import ServerProcess, free_port
+from loadgen.servers.launchers import ServerProcess, free_port
+from loadgen.workloads.request import Endpoint
 
 from _common import ensure_tools, loadgen_json
 

@@ -10,7 +10,7 @@ import os
 import subprocess
 
 from loadgen import cpus
-from loadgen.servers import ServerSpec, running_server
+from loadgen.servers.launchers import ServerSpec, running_server
 
 from _common import LOADGEN
 

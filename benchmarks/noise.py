@@ -15,8 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from loadgen.compare import compare, metric
-from loadgen.store import RunStore
+from loadgen.analysis.compare import compare
+from loadgen.results.metrics import metric
+from loadgen.results.store import RunStore
 
 BENCH = """
 rounds = {rounds}

@@ -21,13 +21,13 @@ from time import perf_counter_ns
 import uvloop
 
 from loadgen import cpus
-from loadgen.engine import Interval
-from loadgen.profile import LoadProfile
-from loadgen.request import get_template
-from loadgen.result import RunResult
-from loadgen.runner import Placement, run_load
-from loadgen.servers import ServerProcess, ServerSpec, running_server
-from loadgen.timer import PreciseTimer
+from loadgen.engine.timer import PreciseTimer
+from loadgen.measure.runner import Placement, run_load
+from loadgen.results.measured import Interval
+from loadgen.results.run import RunResult
+from loadgen.servers.launchers import ServerProcess, ServerSpec, running_server
+from loadgen.workloads.profile import LoadProfile
+from loadgen.workloads.request import get_template
 
 SERVER, GENERATOR = cpus.split()
 HOGS = 3  # busy loops at the generator's own priority: it gets a quarter of its core
@@ -67,7 +67,7 @@ def load(server: ServerProcess, rate: float, hook: Callable[[Interval], None] | 
 
 def describe(case: str, result: RunResult, expected: list[str]) -> None:
     check = result.check_generator()
-    causes = result.causes(check)
+    causes = check.causes
     longest = max((length for _, length in check.pauses), default=0.0)
     print(f"{case:<28} causes {causes or ['none']} (expected {expected or ['none']}: "
           f"{'yes' if causes == expected else 'NO'})")

@@ -1,10 +1,10 @@
 """loadgen: load testing and latency profiling for Python ASGI stacks."""
 
 from loadgen.errors import LoadgenError
-from loadgen.profile import LoadProfile, Stage
-from loadgen.request import Endpoint, RequestTemplate
-from loadgen.result import RunResult
-from loadgen.runner import run_load
+from loadgen.measure.runner import run_load
+from loadgen.results.run import RunResult
+from loadgen.workloads.profile import LoadProfile, Stage
+from loadgen.workloads.request import Endpoint, RequestTemplate
 
 __all__ = [
     "Endpoint",

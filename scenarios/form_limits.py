@@ -3,7 +3,7 @@ fields than the default maximum. Which status comes back depends on the framewor
 version (Starlette added max_part_size later than 0.30); both are accepted, and the status
 counts in the result record which it was."""
 
-from loadgen.scenario import Check, Multipart, Param, Request
+from loadgen.workloads.scenario import Check, Multipart, Param, Request
 
 DESCRIPTION = "a field under and over the part-size limit, fields over the maximum count"
 PARAMS = {

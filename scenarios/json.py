@@ -1,6 +1,6 @@
 """The baseline with serialisation: a small JSON object."""
 
-from loadgen.scenario import Check, Request
+from loadgen.workloads.scenario import Check, Request
 
 DESCRIPTION = "GET /json: a small JSON object"
 PARAMS: dict = {}

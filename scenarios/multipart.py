@@ -2,7 +2,7 @@
 Starlette and FastAPI): many fields, many files, a large file, boundary-dense content, bytes
 outside the boundaries. Every answer's counts and sha256 are checked against what was sent."""
 
-from loadgen.scenario import Check, File, Form, Multipart, Param, Request
+from loadgen.workloads.scenario import Check, File, Form, Multipart, Param, Request
 
 DESCRIPTION = "1000 fields, 100 files, a large file, boundary-dense files, preamble, urlencoded"
 PARAMS = {

@@ -1,6 +1,6 @@
 """The baseline: a fixed short text answer."""
 
-from loadgen.scenario import Check, Request
+from loadgen.workloads.scenario import Check, Request
 
 DESCRIPTION = "GET /plaintext: the server and framework floor"
 PARAMS: dict = {}

@@ -3,7 +3,7 @@
 
 import random
 
-from loadgen.scenario import Check, Param, Request
+from loadgen.workloads.scenario import Check, Param, Request
 
 DESCRIPTION = "Zipf traffic over /r{i}/items and /r{i}/items/{id}, 5% misses"
 PARAMS = {

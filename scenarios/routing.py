@@ -9,7 +9,7 @@ import random
 import string
 import uuid
 
-from loadgen.scenario import Check, Param, Request
+from loadgen.workloads.scenario import Check, Param, Request
 
 DESCRIPTION = "static routes at three depths, convertors, 404, 405, redirect, Mount, Host"
 PARAMS = {

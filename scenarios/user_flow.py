@@ -1,7 +1,7 @@
 """A user, step by step: log in (a form), list a collection, open one to three items, upload a
 file. Closed loop: each connection is one such user, starting over when done."""
 
-from loadgen.scenario import Check, File, Form, Multipart, Param, Request
+from loadgen.workloads.scenario import Check, File, Form, Multipart, Param, Request
 
 DESCRIPTION = "flow: log in, list, open 1-3 items, upload (closed loop only)"
 PARAMS = {"routes": Param(100, "collections in the target", target_env="ROUTES")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,9 +12,13 @@ import psutil
 import pytest
 
 from loadgen import cpus
-from loadgen.servers import ServerProcess, ServerSpec, running_server
+from loadgen.servers.launchers import ServerProcess, ServerSpec, free_port, running_server
 
 APPS_DIR = Path(__file__).parent / "apps"
+DATA_DIR = Path(__file__).parent / "data"  # reference files of every format loadgen writes
+ROOT = Path(__file__).parent.parent
+# The command as a user runs it, in a process of its own.
+LOADGEN = [sys.executable, "-m", "loadgen"]
 SERVER_CORES, GENERATOR_CORES = cpus.split()
 
 StartServer = Callable[..., ServerProcess]
@@ -70,3 +76,10 @@ def wait_for_load_under(pid: int, timeout: float = 60) -> None:
                 return
         time.sleep(0.05)  # a poll of the condition, not a guess at how long it takes
     raise AssertionError(f"no generator connected to a server within {timeout:g} s")
+
+
+def loadgen(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LOADGEN, *args], capture_output=True, text=True, timeout=timeout)
+
+
+CLOSED_PORT = f"http://127.0.0.1:{free_port('127.0.0.1')}/"  # nothing listens there

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pty
@@ -16,18 +17,14 @@ import psutil
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from loadgen.servers import ServerProcess, free_port
-
-from .conftest import wait_for_load, wait_for_load_under
-
-LOADGEN = [sys.executable, "-m", "loadgen"]
-
-
-def loadgen(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*LOADGEN, *args], capture_output=True, text=True, timeout=timeout)
-
-
-CLOSED_PORT = f"http://127.0.0.1:{free_port('127.0.0.1')}/"
+from loadgen.campaigns import options as campaign
+from loadgen.cli import cli
+from loadgen.inproc.options import InprocOptions
+from loadgen.measure.single import RunOptions
+from loadgen.present.verdicts import CompareOptions
+from loadgen.servers.launchers import ServerProcess
+from loadgen.servers.serving import ServeOptions
+from tests.conftest import CLOSED_PORT, LOADGEN, loadgen, wait_for_load, wait_for_load_under
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -210,7 +207,8 @@ def test_more_failed_than_max_failed_exits_1(edge_server: ServerProcess, tmp_pat
                                              ) -> None:
     # Two kinds in equal parts, one of which answers 500 after its first 5: about half fail.
     scenario = tmp_path / "half.py"
-    scenario.write_text("from loadgen.scenario import Request\n\n\ndef requests(params):\n"
+    scenario.write_text("from loadgen.workloads.scenario import Request\n\n\n"
+                        "def requests(params):\n"
                         "    return [Request('ok', '/plaintext'),\n"
                         "            Request('degrading', '/degrade/status')]\n")
     url = f"http://{edge_server.endpoint.authority}/"
@@ -224,7 +222,7 @@ def test_more_failed_than_max_failed_exits_1(edge_server: ServerProcess, tmp_pat
 
 def test_a_result_that_cannot_be_written_at_the_end_is_rescued(tmp_path: Path) -> None:
     from loadgen.errors import LoadgenError
-    from loadgen.output import save
+    from loadgen.results.output import save
 
     blocker = tmp_path / "gone"
     blocker.write_text("a file where the folder was")  # the folder became a file meanwhile
@@ -288,3 +286,16 @@ def test_ctrl_c_in_a_bench_trial_exits_130_and_keeps_the_trial(tmp_path: Path) -
     assert trials and all(t["status"] == "interrupted" for t in trials)
     assert "| cell |" not in stdout  # no verdicts from a cut-short round
 
+
+@pytest.mark.parametrize(("command", "options"), [
+    ("run", RunOptions), ("serve", ServeOptions), ("inproc", InprocOptions),
+    ("bench", campaign.BenchOptions), ("compare", CompareOptions),
+    ("history", campaign.HistoryOptions), ("bisect", campaign.BisectOptions),
+    ("nightly", campaign.NightlyOptions),
+])
+def test_a_command_takes_every_field_of_its_options_and_nothing_else(command: str,
+                                                                     options: type) -> None:
+    # The command hands its parameters to the options class as they are: a field without an
+    # option would keep its default unseen, an option without a field would fail every run.
+    assert {p.name for p in cli.commands[command].params} == {
+        f.name for f in dataclasses.fields(options) if f.init}

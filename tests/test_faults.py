@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import APPS_DIR, SERVER_CORES
-from tests.test_cli import loadgen
+from tests.conftest import APPS_DIR, SERVER_CORES, loadgen
 
 CONNECTIONS = 16
 

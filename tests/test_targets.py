@@ -11,9 +11,8 @@ from types import ModuleType
 import httpx
 import pytest
 
-from loadgen.servers import TARGETS_DIR, ServerProcess, ServerSpec, running_server
-
-from .conftest import SERVER_CORES
+from loadgen.servers.launchers import TARGETS_DIR, ServerProcess, ServerSpec, running_server
+from tests.conftest import SERVER_CORES
 
 SERVERS = ["uvicorn", "uvicorn-h11", "hypercorn", "granian", "daphne"]
 TARGETS = ["raw", "starlette", "fastapi"]

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 from loadgen.results.model import Trial
 from loadgen.workloads.profile import LoadProfile
+from tests.conftest import DATA_DIR
 
-TEMPLATE = json.loads((Path(__file__).parent / "data" / "trial-v2.json").read_text())
+TEMPLATE = json.loads((DATA_DIR / "trial-v2.json").read_text())
 LATENCY = {"p50": 500, "p90": 800, "p99": 1000, "p999": 2000, "p9999": 3000, "max": 4000}
 
 

@@ -2,7 +2,7 @@
 
 For each scenario, each cell is compared with the baseline cell of that scenario round by round
 (the two ran in the same round, minutes apart; or, paired, in one trial, loaded in turns: see
-loadgen.trial): the per-round ratios cell/baseline of a metric
+loadgen.measure.trial): the per-round ratios cell/baseline of a metric
 are summarised by their geometric mean, with a 95% confidence interval over rounds (bootstrap,
 widened to Student's t where that is wider: with few rounds it is).
 The verdict needs the whole interval on one side: a regression is an interval wholly beyond
@@ -14,70 +14,29 @@ verdict is "too few samples". A comparison that may be looked at again after mor
 judged at a level split over the looks (Bonferroni over a capped number of looks, the
 conservative bound of group sequential methods: Jennison and Turnbull, 2000), and the rounds to
 add are estimated from the per-round spread seen so far (rounds_needed).
+
+The metrics and how each is read from a result are loadgen.results.metrics; the interval
+statistics, loadgen.analysis.intervals.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
-from loadgen.errors import LoadgenError
-from loadgen.histogram import PERCENTILES
+from loadgen.analysis.intervals import ALPHA, bootstrap_interval, t_quantile
+from loadgen.results.figures import HttpResult, KindStats, Result
+from loadgen.results.metrics import METRICS, Metric
+from loadgen.results.model import Cell, Trial
 
-BOOTSTRAP_SAMPLES = 4000
-ALPHA = 0.05  # the chance of a wrong verdict that a run of looks may spend in all
 MAX_LOOKS = 3  # the cap on looks of a comparison that gets more rounds while undecided
 # A percentile is judged only when every trial had this many samples beyond it: the p99 of 50
 # requests is the slowest one, and a p99 of 700 samples (the 7th-largest) moved by tens of
 # percent between identical trials here.
 MIN_TAIL_SAMPLES = 20
 
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    higher_is_better: bool
-    delta: float  # the smallest change that counts
-    kind: str | None = None  # one request kind's latency, or the whole run's figures
-
-    @property
-    def label(self) -> str:
-        return self.name if self.kind is None else f"{self.name} [{self.kind}]"
-
-    def value(self, result: dict[str, Any]) -> float | None:
-        """The figure in one trial's result; None where that kind of trial has none (an
-        in-process trial has no latency, a run over HTTP no instruction count)."""
-        figures = result if self.kind is None else result["kinds"].get(self.kind, {})
-        if self.name in PER_REQUEST:
-            value = figures.get(PER_REQUEST[self.name])
-        elif self.name == "throughput":
-            value = figures.get("throughput_rps")
-        else:
-            value = figures.get("latency_us", {}).get("corrected", {}).get(self.name)
-        return float(value) if value else None
-
-
-# The figures of a whole trial, or of one request kind in process, named in the result.
-PER_REQUEST = {"cpu_per_request": "server_cpu_us_per_request",
-               "instructions": "instructions_per_request",
-               "inproc_us": "us_per_request"}
-
-
-METRICS = (
-    Metric("throughput", True, 0.05),
-    Metric("p50", False, 0.10),
-    Metric("p99", False, 0.10),
-    Metric("p999", False, 0.10),
-    Metric("cpu_per_request", False, 0.05),
-    # In process (loadgen inproc, or the inproc and callgrind servers of a bench): per request
-    # kind as well as over the mix. Instruction counts repeat exactly, so 1% is a real change.
-    Metric("instructions", False, 0.01),
-    Metric("inproc_us", False, 0.05),
-)
 
 REGRESSION, IMPROVEMENT, NO_CHANGE, INCONCLUSIVE, TOO_FEW = (
     "regression", "improvement", "no change", "inconclusive", "too few samples")
@@ -116,34 +75,6 @@ def look_level(looks: int) -> float:
     return 1 - ALPHA / looks
 
 
-def _t(level: float, rounds: int) -> float:
-    # Imported here: scipy takes a second to import, which `loadgen run` has no use for.
-    from scipy.stats import t as student_t
-
-    return float(student_t.ppf(1 - (1 - level) / 2, rounds - 1))
-
-
-def bootstrap_interval(ratios: list[float], seed: int = 0, level: float = 1 - ALPHA
-                       ) -> tuple[float, float, float]:
-    """(geometric mean, low, high): an interval at `level` of the geometric mean of the ratios,
-    the wider of the bootstrap percentile interval over resampled rounds and Student's t
-    interval of the mean log ratio. The percentile bootstrap alone is far too narrow with few
-    rounds (at three it is about [min, max], and an A/A comparison was seen to call a 5%
-    regression); the t interval alone trusts normality the bootstrap does not need."""
-    logs = [math.log(r) for r in ratios]
-    if len(logs) < 2:
-        return ratios[0], ratios[0], ratios[0]  # one value: no interval to speak of
-    rng = random.Random(seed)
-    means = sorted(statistics.fmean(rng.choices(logs, k=len(logs)))
-                   for _ in range(BOOTSTRAP_SAMPLES))
-    center = statistics.fmean(logs)
-    spread = _t(level, len(logs)) * statistics.stdev(logs) / math.sqrt(len(logs))
-    tail = (1 - level) / 2
-    low = min(means[int(tail * (BOOTSTRAP_SAMPLES - 1))], center - spread)
-    high = max(means[int((1 - tail) * (BOOTSTRAP_SAMPLES - 1))], center + spread)
-    return math.exp(center), math.exp(low), math.exp(high)
-
-
 def rounds_needed(comparison: Comparison) -> int | None:
     """The rounds in all after which the interval's half-width should be about δ/2, from the
     per-round spread s seen so far: n = (t·s / ln(1 + δ/2))², t at the comparison's level and
@@ -153,7 +84,7 @@ def rounds_needed(comparison: Comparison) -> int | None:
     if spread is None:
         return None
     target = math.log(1 + comparison.metric.delta / 2)
-    return math.ceil((_t(comparison.level, len(comparison.ratios)) * spread / target) ** 2)
+    return math.ceil((t_quantile(comparison.level, len(comparison.ratios)) * spread / target) ** 2)
 
 
 def could_decide(comparison: Comparison, rounds: int) -> bool:
@@ -164,7 +95,7 @@ def could_decide(comparison: Comparison, rounds: int) -> bool:
     if comparison.spread is None or comparison.ratio is None or rounds < 2:
         return False
     margin = abs(abs(math.log(comparison.ratio)) - math.log(1 + comparison.metric.delta))
-    return _t(comparison.level, rounds) * comparison.spread / math.sqrt(rounds) < margin
+    return t_quantile(comparison.level, rounds) * comparison.spread / math.sqrt(rounds) < margin
 
 
 def extra_rounds(undecided: Iterable[Comparison]) -> int:
@@ -174,18 +105,17 @@ def extra_rounds(undecided: Iterable[Comparison]) -> int:
     return max(1, *wanted) if wanted else 0
 
 
-def too_few_samples(chosen: Metric, results: Iterable[dict[str, Any]]) -> int | None:
+def too_few_samples(chosen: Metric, results: Iterable[Result]) -> int | None:
     """The fewest samples a trial took `chosen` over, when some trial had fewer than
     MIN_TAIL_SAMPLES beyond its percentile; None when every trial had enough (or `chosen` is
     not a percentile: throughput and CPU per request are totals over the whole trial)."""
-    if chosen.name not in PERCENTILES:
+    if chosen.percentile is None:
         return None
-    counts = [int(r["kinds"][chosen.kind]["requests"] if chosen.kind else r["requests"])
-              for r in results if chosen.value(r)]
+    counts = [figures.requests for r in results if chosen.value(r)
+              and isinstance(figures := chosen.figures(r), HttpResult | KindStats)]
     fewest = min(counts, default=None)
     # Rounded: 20,000 samples are 20 beyond p99.9, which floating point makes 19.99999.
-    if fewest is None or round(fewest * (100 - PERCENTILES[chosen.name]) / 100, 6) \
-            >= MIN_TAIL_SAMPLES:
+    if fewest is None or round(fewest * (100 - chosen.percentile) / 100, 6) >= MIN_TAIL_SAMPLES:
         return None
     return fewest
 
@@ -207,68 +137,36 @@ def verdict(metric: Metric, low: float, high: float) -> str:
     return INCONCLUSIVE
 
 
-def usable(trial: dict[str, Any]) -> bool:
-    """A trial that measured correct answers without the generator being the limit."""
-    result = trial.get("result")
-    return (trial.get("status") == "ok" and result is not None and result["valid"]
-            and not result["generator_bound"])
-
-
 # (round, pair) -> result of one cell. A paired trial (bench.run_pair) names the cell it was
 # for in both its documents: a cell's half meets the baseline half beside it, and unpaired
 # trials ("") meet by round.
-Rounds = dict[tuple[int, str], dict[str, Any]]
+Rounds = dict[tuple[int, str], Result]
 
 
-def _usable_by_cell(trials: Iterable[dict[str, Any]]) -> tuple[
-        dict[str, Rounds], dict[str, dict[str, Any]], dict[str, int]]:
+def _usable_by_cell(trials: Iterable[Trial]) -> tuple[
+        dict[str, Rounds], dict[str, Cell], dict[str, int]]:
     """Per cell: its usable results by round, its description, and how many were left out."""
     rounds: dict[str, Rounds] = {}
-    cells: dict[str, dict[str, Any]] = {}
+    cells: dict[str, Cell] = {}
     left_out: dict[str, int] = {}
     for trial in trials:
-        name = trial["cell"]["name"]
-        cells[name] = trial["cell"]
+        name = trial.cell.name
+        cells[name] = trial.cell
         rounds.setdefault(name, {})
-        if usable(trial):
-            rounds[name][trial["round"], trial.get("pair", "")] = trial["result"]
+        if (result := trial.usable_result) is not None:
+            rounds[name][trial.round, trial.pair or ""] = result
         else:
             left_out[name] = left_out.get(name, 0) + 1
     return rounds, cells, left_out
 
 
-LATENCIES = ("p50", "p99", "p999")
-IN_PROCESS = ("instructions", "inproc_us")  # compared per request kind as well
-
-
-def metric(name: str, kind: str | None = None) -> Metric:
-    """The metric NAME with its default threshold, of one request kind (latencies and the
-    in-process figures) or of the whole run."""
-    found = next((m for m in METRICS if m.name == name), None)
-    if found is None:
-        raise LoadgenError(f"no metric {name!r}; the metrics are "
-                           f"{', '.join(m.name for m in METRICS)}")
-    if kind is not None and name not in (*LATENCIES, *IN_PROCESS):
-        raise LoadgenError(f"{name} is measured for the whole run, not per request kind")
-    return replace(found, kind=kind)
-
-
-def with_deltas(deltas: dict[str, float]) -> tuple[Metric, ...]:
-    """The metrics with some thresholds changed, e.g. {"p99": 0.2}."""
-    for name, value in deltas.items():
-        metric(name)  # an unknown name fails here
-        if not 0 < value < 1:  # NaN fails too
-            raise LoadgenError(f"--delta {name}={value:g}: a threshold is a fraction between "
-                               "0 and 1, e.g. 0.05")
-    return tuple(replace(m, delta=deltas.get(m.name, m.delta)) for m in METRICS)
-
-
 def _per_kind(metrics: tuple[Metric, ...], kinds: Iterable[str]) -> list[Metric]:
-    """The metrics, each in-process one followed by its copy for every request kind."""
+    """The metrics, each one compared per request kind (Metric.each_kind: the in-process ones)
+    followed by its copy for every request kind."""
     expanded = []
     for one in metrics:
         expanded.append(one)
-        if one.name in IN_PROCESS and one.kind is None:
+        if one.each_kind and one.kind is None:
             expanded += [replace(one, kind=kind) for kind in kinds]
     return expanded
 
@@ -276,14 +174,11 @@ def _per_kind(metrics: tuple[Metric, ...], kinds: Iterable[str]) -> list[Metric]
 def _compare_pair(name: str, base: str, ours: Rounds, theirs: Rounds,
                   metrics: tuple[Metric, ...], level: float) -> list[Comparison]:
     """`ours` against `theirs` round by round, for every metric that applies."""
-    open_loop = any(bool(result["profile"]["stages"]) for result in theirs.values())
-    kinds = dict.fromkeys(kind for result in theirs.values() for kind in result["kinds"])
+    kinds = dict.fromkeys(kind for result in theirs.values() for kind in result.kinds)
     comparisons = []
     for metric in _per_kind(metrics, kinds):
-        if metric.name == "throughput" and open_loop:
-            continue  # the schedule sets it: equal by construction
         if not any(map(metric.value, [*ours.values(), *theirs.values()])):
-            continue  # a figure this kind of trial does not have
+            continue  # a figure this kind of trial does not have, or throughput in open loop
         paired = {r: mine / other for r in sorted(set(ours) & set(theirs))
                   if (mine := metric.value(ours[r])) and (other := metric.value(theirs[r]))}
         ratios = tuple(paired.values())
@@ -301,13 +196,13 @@ def _compare_pair(name: str, base: str, ours: Rounds, theirs: Rounds,
     return comparisons
 
 
-def planned_level(trials: Iterable[dict[str, Any]]) -> float:
+def planned_level(trials: Iterable[Trial]) -> float:
     """The confidence its verdicts were planned at: a run that may add rounds while undecided
     records its cap on looks in every trial (`looks`), and each look has its share of ALPHA."""
-    return look_level(max((int(t.get("looks", 1)) for t in trials), default=1))
+    return look_level(max((t.looks for t in trials), default=1))
 
 
-def compare(trials: Iterable[dict[str, Any]], baseline: tuple[str, str],
+def compare(trials: Iterable[Trial], baseline: tuple[str, str],
             metrics: tuple[Metric, ...] = METRICS, level: float | None = None
             ) -> tuple[list[Comparison], dict[str, int]]:
     """Every non-baseline cell against the baseline cell of its scenario, per metric; and how
@@ -317,16 +212,16 @@ def compare(trials: Iterable[dict[str, Any]], baseline: tuple[str, str],
     chosen = planned_level(trials) if level is None else level
     rounds, cells, left_out = _usable_by_cell(trials)
     comparisons = []
-    for name, cell in sorted(cells.items(), key=lambda item: (item[1]["scenario"], item[0])):
-        if (cell["target"], cell["server"]) == baseline:
+    for name, cell in sorted(cells.items(), key=lambda item: (item[1].scenario, item[0])):
+        if (cell.target, cell.server) == baseline:
             continue
-        base = f"{baseline[0]}/{baseline[1]}/{cell['scenario']}"
+        base = f"{baseline[0]}/{baseline[1]}/{cell.scenario}"
         comparisons += _compare_pair(name, base, rounds[name], rounds.get(base, {}), metrics,
                                      chosen)
     return comparisons, left_out
 
 
-def compare_runs(before: Iterable[dict[str, Any]], after: Iterable[dict[str, Any]],
+def compare_runs(before: Iterable[Trial], after: Iterable[Trial],
                  metrics: tuple[Metric, ...] = METRICS) -> tuple[
         list[Comparison], dict[str, int]]:
     """Each cell of `after` against the same cell of `before`, round i against round i. The
@@ -336,7 +231,7 @@ def compare_runs(before: Iterable[dict[str, Any]], after: Iterable[dict[str, Any
     old, _, old_left = _usable_by_cell(before)
     new, cells, new_left = _usable_by_cell(after)
     comparisons = []
-    for name in sorted(cells, key=lambda n: (cells[n]["scenario"], n)):
+    for name in sorted(cells, key=lambda n: (cells[n].scenario, n)):
         if name in old:
             comparisons += _compare_pair(name, f"before:{name}", new[name], old[name], metrics,
                                          level)
@@ -409,12 +304,6 @@ def noise_text(comparison: Comparison) -> str:
     if spread is None:
         return "-"
     return f"{_percent(spread)} a round" + (f", CI {_percent(half)}" if half is not None else "")
-
-
-def noise_json(comparison: Comparison) -> dict[str, float | None]:
-    """The same, in log ratio, for the JSON a verdict is kept in."""
-    return {"level": comparison.level, "spread": comparison.spread,
-            "half_width": comparison.half_width}
 
 
 def level_text(level: float) -> str:

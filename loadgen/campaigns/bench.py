@@ -14,9 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from loadgen import inproc
-from loadgen.benchfile import IN_PROCESS, Bench, Cell
-from loadgen.compare import (
+from loadgen.analysis.compare import (
     INCONCLUSIVE,
     Comparison,
     compare,
@@ -24,17 +22,21 @@ from loadgen.compare import (
     extra_rounds,
     look_level,
 )
-from loadgen.envs import environment, frozen
+from loadgen.campaigns.benchfile import Bench, Cell
 from loadgen.errors import LoadgenError
-from loadgen.pyspy import SamplingPlan
-from loadgen.runner import Placement
-from loadgen.scenario import load_scenario
-from loadgen.servers import ServerSpec, target_app
-from loadgen.store import RunStore, machine, toolkit_commit
-from loadgen.trial import run_paired, run_served
-from loadgen.workload import ScenarioWorkload
+from loadgen.measure.executors import EXECUTORS, TrialInput
+from loadgen.measure.runner import Placement
+from loadgen.measure.trial import run_paired
+from loadgen.results import model
+from loadgen.results.model import Trial
+from loadgen.results.store import RunStore, machine, toolkit_commit
+from loadgen.servers.envs import environment, frozen
+from loadgen.servers.launchers import ServerSpec, target_app
+from loadgen.servers.pyspy import SamplingPlan
+from loadgen.workloads.scenario import load_scenario
+from loadgen.workloads.workload import ScenarioWorkload
 
-TrialSink = Callable[[dict[str, Any], float], None]
+TrialSink = Callable[[Trial, float], None]  # a trial as written, and the time left in s
 
 
 def schedule(bench: Bench, cells: Sequence[Cell] | None = None) -> list[list[Cell]]:
@@ -91,21 +93,13 @@ def run_trial(bench: Bench, cell: Cell, placement: Placement, store: RunStore,
     except LoadgenError as exc:
         return {"status": "failed", "error": str(exc), "packages": {}}
     try:
-        workload = _workload(bench, cell)
-        if cell.server.name in IN_PROCESS:
-            assert placement.server is not None
-            plan = inproc.plan_for(cell.target.app, cell.target.app_dir, python, workload,
-                                   instructions=cell.server.name == "callgrind",
-                                   cores=placement.server)
-            return {"status": "ok", "result": inproc.run_inproc(plan).to_json(),
-                    "packages": installed}
-        result = run_served(_spec(cell, python, placement, store, stem, seed), cell.target.name,
-                            workload, bench.profile(cell.scenario), placement,
-                            sampling=SamplingPlan(store.path, stem) if profiled else None)
+        status, result = EXECUTORS[cell.server.name].run(TrialInput(
+            _spec(cell, python, placement, store, stem, seed), cell.target.app,
+            cell.target.name, _workload(bench, cell), bench.profile(cell.scenario), placement,
+            SamplingPlan(store.path, stem) if profiled else None))
     except LoadgenError as exc:
         return {"status": "failed", "error": str(exc), "packages": installed}
-    status = "interrupted" if result.interrupted else "ok"
-    return {"status": status, "result": result.to_json(), "packages": installed}
+    return {"status": status, "result": result, "packages": installed}
 
 
 def run_pair(bench: Bench, cells: tuple[Cell, Cell], placement: Placement, store: RunStore,
@@ -134,7 +128,7 @@ def run_pair(bench: Bench, cells: tuple[Cell, Cell], placement: Placement, store
 
 def pairable(bench: Bench, cell: Cell) -> bool:
     """Whether the cell can be loaded in turns: over HTTP, open loop, with no flow."""
-    return (cell.server.name not in IN_PROCESS and bench.profile(cell.scenario).open_loop
+    return (EXECUTORS[cell.server.name].pairable and bench.profile(cell.scenario).open_loop
             and load_scenario(cell.scenario.name).flow is None)
 
 
@@ -162,17 +156,12 @@ def trials_of(bench: Bench, order: Sequence[Cell], profiled: bool = False
     return trials
 
 
-def series_json(bench: Bench, cell: Cell) -> dict[str, Any]:
-    """What a cell's figures depend on besides its target: trials that agree on this are
-    points of one series."""
-    return {"server": cell.server.name, "workers": cell.server.workers,
-            "scenario": cell.scenario.label, "params": dict(cell.scenario.params),
-            "load": bench.profile(cell.scenario).to_json()}
-
-
-def cell_json(bench: Bench, cell: Cell) -> dict[str, Any]:
-    return {"name": cell.name, "target": cell.target.name, "app": cell.target.app,
-            **series_json(bench, cell), "baseline": bench.is_baseline(cell)}
+def cell_record(bench: Bench, cell: Cell) -> model.Cell:
+    """The cell as its trials record it."""
+    return model.Cell(name=cell.name, target=cell.target.name, app=cell.target.app,
+                      server=cell.server.name, workers=cell.server.workers,
+                      scenario=cell.scenario.label, params=dict(cell.scenario.params),
+                      load=bench.profile(cell.scenario), baseline=bench.is_baseline(cell))
 
 
 def run_bench(bench: Bench, store: RunStore, placement: Placement,
@@ -204,12 +193,13 @@ def run_bench(bench: Bench, store: RunStore, placement: Placement,
                     round_index % 2)]
             for one, outcome in outcomes:
                 document = {**common, "round": round_index, "position": position,
-                            "hash_seed": seed, "cell": cell_json(bench, one), **outcome}
-                store.write_trial(document)
+                            "hash_seed": seed, "cell": cell_record(bench, one).to_json(),
+                            **outcome}
+                trial = store.write_trial(document)
                 written += 1
                 if on_trial is not None:
                     elapsed = time.monotonic() - started
-                    on_trial(document, elapsed / written * max(0, total - written))
+                    on_trial(trial, elapsed / written * max(0, total - written))
             if any(outcome["status"] == "interrupted" for _, outcome in outcomes):
                 return written, False
     return written, True
@@ -306,5 +296,5 @@ def run_budgeted(bench: Bench, store: RunStore, run_rounds: RoundRunner,
                 stop = "interrupted"
                 break
         looks += 1 if ran else 0
-    ran_in = {(t["cell"]["name"], t["round"]) for t in store.trials()}  # a pair's baseline
+    ran_in = {(t.cell.name, t.round) for t in store.trials()}  # a pair's baseline
     return Budgeted(dict(Counter(name for name, _ in ran_in)), looks, stop)  # has several

@@ -20,7 +20,7 @@ and the baseline, read into frozen configuration.
 
     [[server]]
     name = "uvicorn"       # or "inproc" / "callgrind": the app called in process, timed or
-    workers = 1            # counted in instructions (loadgen.inproc)
+    workers = 1            # counted in instructions (loadgen.inproc.measure)
 
     [[scenario]]
     name = "routing"       # built in, or a file: NAME.py, relative to the bench file
@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from loadgen import schema
-from loadgen.compare import MAX_LOOKS
+from loadgen.analysis.compare import MAX_LOOKS
 from loadgen.errors import LoadgenError
-from loadgen.profile import LoadProfile, parse_duration
-from loadgen.servers import LAUNCHERS, TARGETS_DIR
+from loadgen.measure.executors import EXECUTORS
+from loadgen.servers.launchers import TARGETS_DIR
+from loadgen.workloads.profile import LoadProfile, parse_duration
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class Bench:
     budget_s: float | None = None  # the whole bench's time, rounds added while undecided
     looks: int = 1  # the cap on looks at each comparison (compare.look_level)
     # Each cell's trial runs beside its scenario's baseline cell, the two loaded in turns
-    # (loadgen.trial), where the scenario allows: open loop, over HTTP, with no flow.
+    # (loadgen.measure.trial), where the scenario allows: open loop, over HTTP, with no flow.
     paired: bool = False
 
     def cells(self) -> list[Cell]:
@@ -134,8 +135,6 @@ def with_budget(bench: Bench, seconds: float) -> Bench:
     budget lasts, at most MAX_LOOKS looks in all; 0 s is no budget (one look)."""
     return replace(bench, budget_s=seconds or None, looks=MAX_LOOKS if seconds else 1)
 
-
-IN_PROCESS = ("inproc", "callgrind")  # servers that are not: the app called in process
 
 FILE = {"rounds": schema.at_least(2), "budget": schema.DURATION, "baseline": schema.TABLE,
         "seed": schema.at_least(0), "paired": schema.FLAG, "load": schema.TABLE,
@@ -194,9 +193,9 @@ def load_bench(path: Path) -> Bench:
                       duration=str(e["duration"]) if "duration" in e else None)
         for e in _table(data, "scenario", path)])
     for server in servers:
-        if server.name not in (*LAUNCHERS, *IN_PROCESS):
+        if server.name not in EXECUTORS:
             raise LoadgenError(f"{path}: unknown server {server.name!r}; choose from: "
-                               f"{', '.join((*LAUNCHERS, *IN_PROCESS))}")
+                               f"{', '.join(EXECUTORS)}")
     if len({s.label for s in scenarios}) < len(scenarios):
         raise LoadgenError(f"{path}: a [[scenario]] is there twice with the same parameters")
     baseline = data.get("baseline", {})

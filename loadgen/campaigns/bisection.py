@@ -11,19 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadgen.bench import TrialSink
-from loadgen.compare import (
+from loadgen.analysis.compare import (
     MIN_TAIL_SAMPLES,
     TOO_FEW,
     Comparison,
-    Metric,
     answered,
     regressed,
 )
+from loadgen.campaigns.bench import TrialSink
+from loadgen.campaigns.history import HistoryPlan, ab
 from loadgen.errors import LoadgenError
-from loadgen.history import HistoryPlan, ab
-from loadgen.points import Point
-from loadgen.runner import Placement
+from loadgen.measure.runner import Placement
+from loadgen.results.history import Point
+from loadgen.results.metrics import Metric
 
 
 @dataclass(frozen=True)

@@ -11,41 +11,39 @@ and load is not measured again, so a longer range measures only what is new.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from packaging.version import Version
-
-from loadgen.bench import TrialSink, run_bench, series_json
-from loadgen.benchfile import Bench, Cell, ScenarioEntry, ServerEntry, TargetSpec
-from loadgen.changepoints import MIN_MAGNITUDE, change_points
-from loadgen.compare import (
-    IN_PROCESS,
+from loadgen.analysis.compare import (
     INCONCLUSIVE,
-    LATENCIES,
     MAX_LOOKS,
     Comparison,
-    Metric,
-    bootstrap_interval,
     compare,
     extra_rounds,
     look_level,
-    metric,
-    noise_json,
-    too_few_samples,
-    usable,
 )
+from loadgen.analysis.series import Change, Series
+from loadgen.campaigns.bench import TrialSink, cell_record, run_bench
+from loadgen.campaigns.benchfile import Bench, Cell, ScenarioEntry, ServerEntry, TargetSpec
+from loadgen.campaigns.points import subject_name
 from loadgen.errors import LoadgenError
-from loadgen.output import write_atomically
-from loadgen.points import Point, subject_name
-from loadgen.runner import Placement
-from loadgen.servers import TARGETS_DIR
-from loadgen.store import RESULTS_DIR, RunStore, machine, machine_id, read_trial
+from loadgen.measure.runner import Placement
+from loadgen.results.history import (
+    Confirmed,
+    Noise,
+    Point,
+    confirmed,
+    record_confirmed,
+    record_points,
+    trials,
+)
+from loadgen.results.metrics import Metric
+from loadgen.results.model import Trial
+from loadgen.results.store import RESULTS_DIR, RunStore, machine, machine_id
+from loadgen.servers.launchers import TARGETS_DIR
 
 
 @dataclass(frozen=True)
@@ -79,62 +77,25 @@ class HistoryPlan:
 
     def series_key(self, scenario: ScenarioEntry) -> str:
         bench = self.bench(self.points[:1], [scenario])
-        return _key(series_json(bench, Cell(bench.targets[0], self.server, scenario)))
+        return cell_record(bench, Cell(bench.targets[0], self.server, scenario)).series_key
 
 
-def _key(series: dict[str, Any]) -> str:
-    return json.dumps(series, sort_keys=True)
 
-
-def trial_series_key(trial: dict[str, Any]) -> str:
-    cell = trial["cell"]
-    return _key({name: cell.get(name) for name in
-                 ("server", "workers", "scenario", "params", "load")})
 
 
 def folder(subject: str, root: Path = RESULTS_DIR) -> Path:
     return root / machine_id(machine()) / "history" / subject_name(subject)
 
 
-# ---------------------------------------------------------------- the points on record
-
-
-def _order(point: Point) -> tuple[Any, ...]:
-    if point.kind == "version":
-        return (Version(point.key),)
-    # First-parent order follows the commit date: a range's commits are measured in the order
-    # they were committed.
-    return (datetime.fromisoformat(point.date),)
-
-
-def known_points(home: Path) -> list[Point]:
-    """The points of this history, in axis order."""
-    path = home / "points.json"
-    if not path.exists():
-        return []
-    return [Point.from_json(p) for p in json.loads(path.read_text())]
-
-
-def record_points(home: Path, points: Iterable[Point]) -> None:
-    merged = {p.key: p for p in known_points(home)} | {p.key: p for p in points}
-    home.mkdir(parents=True, exist_ok=True)
-    write_atomically(home / "points.json", json.dumps(
-        [p.to_json() for p in sorted(merged.values(), key=_order)], indent=1) + "\n")
-
-
-def trials(home: Path) -> list[dict[str, Any]]:
-    """Every trial of this history, from all its runs."""
-    return [read_trial(path) for path in sorted(home.glob("*/trial-*.json"))]
-
-
 # ---------------------------------------------------------------- measuring
 
 
-def missing(plan: HistoryPlan, done: Iterable[dict[str, Any]]) -> dict[str, list[Point]]:
+def missing(plan: HistoryPlan, done: Iterable[Trial]) -> dict[str, list[Point]]:
     """Per scenario label, the plan's points that lack `rounds` usable trials of its series."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
-    for trial in filter(usable, done):
-        counts[(trial_series_key(trial), trial["cell"]["target"])] += 1
+    for trial in done:
+        if trial.usable:
+            counts[(trial.cell.series_key, trial.cell.target)] += 1
     return {s.label: [p for p in plan.points
                       if counts[(plan.series_key(s), p.key)] < plan.rounds]
             for s in plan.scenarios}
@@ -186,90 +147,26 @@ def ab(plan: HistoryPlan, before: Point, after: Point, scenario: ScenarioEntry,
 # ---------------------------------------------------------------- series and change points
 
 
-@dataclass(frozen=True)
-class Level:
-    """One point's figure of one metric: the geometric mean of its trials and a 95%
-    interval over them."""
-
-    point: Point
-    values: tuple[float, ...]
-    center: float
-    low: float
-    high: float
+# ---------------------------------------------------------------- confirming change points
 
 
 @dataclass(frozen=True)
-class Change:
+class Place:
+    """Where a scenario's series changed: between two neighbouring points."""
+
+    scenario: str
     before: Point
     after: Point
-    magnitude: float  # after / before - 1 of the segment levels
-    p_value: float
 
 
-@dataclass(frozen=True)
-class Series:
-    scenario: str
-    server: str
-    key: str  # the series key its trials share
-    metric: Metric
-    levels: tuple[Level, ...]
-    changes: tuple[Change, ...]
-    judged: bool  # whether each trial had samples enough to look for change points
-
-    @property
-    def kind(self) -> str:
-        return self.metric.kind or "all requests"
-
-
-def _metrics(results: list[dict[str, Any]]) -> list[Metric]:
-    """The whole run's metrics (throughput only in closed loop, where the server sets it), then
-    each request kind's latencies or in-process figures: those the results have."""
-    closed = not any(r["profile"]["stages"] for r in results)
-    whole = [metric(name) for name in ("throughput", "p50", "p99", "cpu_per_request",
-                                        *IN_PROCESS) if name != "throughput" or closed]
-    kinds = dict.fromkeys(kind for r in results for kind in r["kinds"])
-    per_kind = [metric(name, kind) for kind in kinds
-                for name in (*LATENCIES[:2], *IN_PROCESS)] if len(kinds) > 1 else []
-    return [m for m in whole + per_kind if any(m.value(r) for r in results)]
-
-
-def series(done: Iterable[dict[str, Any]], points: Sequence[Point],
-           min_magnitude: float = MIN_MAGNITUDE) -> list[Series]:
-    """Every metric's series over `points` (in their order), per scenario and server, with its
-    change points: steps of at least `min_magnitude`, or the metric's δ where that is smaller
-    (1% for instruction counts, which repeat exactly)."""
-    order = {p.key: i for i, p in enumerate(points)}
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for trial in filter(usable, done):
-        if trial["cell"]["target"] in order:
-            groups[trial_series_key(trial)].append(trial)
-    found = []
-    for key, group in sorted(groups.items()):
-        by_point: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for trial in group:
-            by_point[trial["cell"]["target"]].append(trial["result"])
-        cell = group[0]["cell"]
-        for chosen in _metrics([t["result"] for t in group]):
-            levels = []
-            for point in points:
-                values = [v for r in by_point.get(point.key, []) if (v := chosen.value(r))]
-                if values:
-                    center, low, high = bootstrap_interval(values)
-                    levels.append(Level(point, tuple(values), center, low, high))
-            # A percentile with too few samples beyond it moves by tens of percent between
-            # identical trials, which the t-test over three trials can take for a step.
-            judged = too_few_samples(chosen, (r for rs in by_point.values() for r in rs)) is None
-            changes = tuple(
-                Change(levels[c.index - 1].point, levels[c.index].point, c.magnitude, c.p_value)
-                for c in (change_points([lv.values for lv in levels],
-                                        min(min_magnitude, chosen.delta))
-                          if judged else ()))
-            found.append(Series(cell["scenario"], cell["server"], key, chosen, tuple(levels),
-                                changes, judged))
-    return found
-
-
-# ---------------------------------------------------------------- confirming change points
+def change_places(found: Iterable[Series]) -> dict[Place, list[tuple[Series, Change]]]:
+    """The change points of `found` by place, in the order found: one step between two points
+    shows in the series of several metrics."""
+    places: dict[Place, list[tuple[Series, Change]]] = defaultdict(list)
+    for one in found:
+        for change in one.changes:
+            places[Place(one.scenario, change.before, change.after)].append((one, change))
+    return dict(places)
 
 
 @dataclass(frozen=True)
@@ -280,19 +177,14 @@ class Confirmation:
     comparison: Comparison
     run: str
 
-    def to_json(self) -> dict[str, Any]:
+    def record(self) -> Confirmed:
+        """As confirmed.json keeps it."""
         c = self.comparison
-        return {"scenario": self.scenario, "before": self.before, "after": self.after,
-                "metric": c.metric.label, "ratio": c.ratio, "low": c.low, "high": c.high,
-                "rounds": len(c.ratios), "verdict": c.verdict, "samples": c.fewest,
-                "noise": noise_json(c), "run": self.run}
-
-
-def confirmed(home: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]:
-    """The kept A/B verdicts, by (scenario, metric label, before, after)."""
-    path = home / "confirmed.json"
-    entries = json.loads(path.read_text()) if path.exists() else []
-    return {(e["scenario"], e["metric"], e["before"], e["after"]): e for e in entries}
+        return Confirmed(scenario=self.scenario, before=self.before, after=self.after,
+                         metric=c.metric.label, ratio=c.ratio, low=c.low, high=c.high,
+                         rounds=len(c.ratios), verdict=c.verdict, samples=c.fewest,
+                         noise=Noise(level=c.level, spread=c.spread, half_width=c.half_width),
+                         run=self.run)
 
 
 def confirm(plan: HistoryPlan, found: list[Series], home: Path, placement: Placement,
@@ -301,28 +193,23 @@ def confirm(plan: HistoryPlan, found: list[Series], home: Path, placement: Place
     """An interleaved A/B of the two sides of each change point (one run per scenario and pair
     of points, judging every metric that changed there and was not judged before); the
     verdicts are kept."""
-    pairs: dict[tuple[str, str, str], list[Series]] = defaultdict(list)
-    for one in found:
-        for change in one.changes:
-            pairs[(one.scenario, change.before.key, change.after.key)].append(one)
-    points = {p.key: p for p in known_points(home)}
     scenarios = {s.label: s for s in plan.scenarios}
     kept = confirmed(home)
     done = []
-    for (label, before, after), changed in pairs.items():
-        metrics = tuple(s.metric for s in changed
+    for place, changed in change_places(found).items():
+        label, before, after = place.scenario, place.before.key, place.after.key
+        metrics = tuple(s.metric for s, _ in changed
                         if (label, s.metric.label, before, after) not in kept)
         if label not in scenarios or not metrics:
             continue  # a series of another plan, or judged before
-        comparisons, store = ab(plan, points[before], points[after], scenarios[label],
-                                metrics, home, placement, on_trial, max_rounds=plan.rounds * 4)
+        comparisons, store = ab(plan, place.before, place.after, scenarios[label], metrics,
+                                home, placement, on_trial, max_rounds=plan.rounds * 4)
         for comparison in comparisons:
             outcome = Confirmation(label, before, after, comparison, store.path.name)
             done.append(outcome)
-            kept[(label, comparison.metric.label, before, after)] = outcome.to_json()
+            kept[(label, comparison.metric.label, before, after)] = outcome.record()
             if on_verdict is not None:
                 on_verdict(outcome)
         # After each A/B, so an interrupted confirmation keeps the verdicts it reached.
-        write_atomically(home / "confirmed.json",
-                         json.dumps(list(kept.values()), indent=1) + "\n")
+        record_confirmed(home, kept.values())
     return done

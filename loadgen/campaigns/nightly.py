@@ -1,6 +1,6 @@
 """The nightly job: measure the newest commit of a branch against the last accepted one in an
-interleaved A/B, add both to the subject's history, rebuild the history report and write a
-Markdown summary. Configured by the [nightly] section of the bench file:
+interleaved A/B, add both to the subject's history and write a Markdown summary naming the
+history report, which the caller rebuilds. Configured by the [nightly] section of the bench file:
 
     [nightly]
     repository = "https://github.com/Kludex/starlette.git"   # or a local path
@@ -23,25 +23,29 @@ newest commit's parent.
 
 from __future__ import annotations
 
-import json
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from loadgen import schema
-from loadgen.bench import TrialSink
-from loadgen.benchfile import ScenarioEntry, ServerEntry, load_bench
-from loadgen.compare import Comparison, Metric, answered, gate_code, markdown, metric
+from loadgen.analysis.compare import Comparison, answered, gate_code, markdown
+from loadgen.campaigns.bench import TrialSink
+from loadgen.campaigns.benchfile import ScenarioEntry, ServerEntry, load_bench
+from loadgen.campaigns.history import HistoryPlan, ab, folder
+from loadgen.campaigns.history_session import trial_line
+from loadgen.campaigns.options import NightlyOptions
+from loadgen.campaigns.points import commit_points, repository, resolve
 from loadgen.errors import LoadgenError
-from loadgen.history import HistoryPlan, ab, folder
-from loadgen.output import write_atomically
-from loadgen.points import commit_points, repository, resolve
-from loadgen.report import build_history_report
-from loadgen.runner import Placement
-from loadgen.servers import TARGETS_DIR
-from loadgen.store import RESULTS_DIR
+from loadgen.measure.runner import Placement
+from loadgen.results.history import Accepted, Point, accepted_commits, record_accepted
+from loadgen.results.metrics import Metric, metric
+from loadgen.results.model import Trial
+from loadgen.results.output import check_file, check_folder, write_atomically
+from loadgen.results.store import RESULTS_DIR
+from loadgen.servers.launchers import TARGETS_DIR
 
 HARNESS_ERROR = 3
 
@@ -110,14 +114,36 @@ def _metrics(path: Path, section: dict[str, Any]) -> tuple[Metric, ...]:
 
 @dataclass(frozen=True)
 class NightlyResult:
+    """What a night found. Its history report is the caller's to build (see run_nightly);
+    `summary` names it."""
+
     code: int  # 0 no regression, 1 a confirmed regression, 2 inconclusive, 3 harness error
-    summary: str  # Markdown
-    report: Path
+    home: Path  # the subject's history
+    config: Nightly
+    newest: str  # the branch's newest commit
+    # The commits measured, the one it was measured against first; None: accepted already.
+    points: tuple[Point, Point] | None = None
+    why: str = ""  # why the commit against
+    comparisons: tuple[Comparison, ...] = ()
+    failed: tuple[str, ...] = ()  # each failed trial: its cell, and why
 
-
-def _accepted(home: Path) -> list[dict[str, str]]:
-    path = home / "accepted.json"
-    return json.loads(path.read_text()) if path.exists() else []
+    def summary(self, report: Path) -> str:
+        """The night in Markdown, naming its history report."""
+        if self.points is None:
+            return f"{self.newest[:8]} is already accepted: nothing to measure.\n"
+        before, after = self.points
+        verdict = {0: "no regression beyond δ: accepted", 1: "REGRESSION",
+                   2: "inconclusive (a regression beyond δ is not ruled out): not accepted",
+                   3: "nothing judged (a harness error, or only percentiles with too few "
+                      "samples): not accepted"}[self.code]
+        return "\n".join([
+            f"# loadgen nightly: {self.config.repository} {self.config.branch}", "",
+            f"- newest: `{after.label}` {after.title} ({after.date})",
+            f"- against: `{before.label}` {before.title} ({self.why})",
+            f"- verdict: **{verdict}** (exit {self.code})", "",
+            markdown(list(self.comparisons), {}), "",
+            *(f"- failed trial {line}" for line in self.failed),
+            f"History report: {report}", ""])
 
 
 def run_nightly(config: Nightly, placement: Placement, root: Path = RESULTS_DIR,
@@ -125,20 +151,21 @@ def run_nightly(config: Nightly, placement: Placement, root: Path = RESULTS_DIR,
                 ) -> NightlyResult:
     """Measure the branch's newest commit against `against` (default: the last accepted
     commit, or the newest one's parent on the first night)."""
+    # No report is built here: the job measures and judges, and the history report is a view
+    # of the stored trials that the caller rebuilds afterwards (present.report), as after
+    # `loadgen history`; running a campaign then never depends on presenting it.
     repo = repository(config.repository)
     home = folder(config.repository, root)
     newest = resolve(repo, config.branch)
-    accepted = _accepted(home)
+    accepted = accepted_commits(home)
     if against is not None:
         base, why = resolve(repo, against), "as asked"
     elif accepted:
-        base, why = accepted[-1]["key"], "the last accepted commit"
+        base, why = accepted[-1].key, "the last accepted commit"
     else:
         base, why = resolve(repo, f"{newest}^"), "its parent (no commit accepted yet)"
     if base == newest:
-        report = build_history_report(home)
-        return NightlyResult(0, f"{newest[:8]} is already accepted: nothing to measure.\n",
-                             report)
+        return NightlyResult(0, home, config, newest)
     before, after = commit_points(config.repository, f"{base},{newest}")
     plan = HistoryPlan(config.repository, (before, after), config.server, config.scenarios,
                        config.load, config.target, config.app_dir, config.packages,
@@ -149,25 +176,39 @@ def run_nightly(config: Nightly, placement: Placement, root: Path = RESULTS_DIR,
         found, store = ab(plan, before, after, scenario, config.metrics, home, placement, on_trial,
                           config.rounds * 2, answered)
         comparisons += found
-        failed += [f"{t['cell']['name']}: {t.get('error', t['status'])}" for t in store.trials()
-                   if t["status"] != "ok"]
+        failed += [f"{t.cell.name}: {t.error or t.status}" for t in store.trials()
+                   if t.status != "ok"]
     code = HARNESS_ERROR if failed else gate_code(comparisons)
     if code == 0:
-        accepted.append({"key": after.key, "label": after.label, "title": after.title,
-                         "accepted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        write_atomically(home / "accepted.json", json.dumps(accepted, indent=1) + "\n")
-    report = build_history_report(home)
-    verdict = {0: "no regression beyond δ: accepted", 1: "REGRESSION",
-               2: "inconclusive (a regression beyond δ is not ruled out): not accepted",
-               3: "nothing judged (a harness error, or only percentiles with too few "
-                  "samples): not accepted"}[code]
-    summary = "\n".join([
-        f"# loadgen nightly: {config.repository} {config.branch}", "",
-        f"- newest: `{after.label}` {after.title} ({after.date})",
-        f"- against: `{before.label}` {before.title} ({why})",
-        f"- verdict: **{verdict}** (exit {code})", "",
-        markdown(comparisons, {}), "",
-        *(f"- failed trial {line}" for line in failed),
-        f"History report: {report}", ""])
-    write_atomically(home / "nightly-summary.md", summary)
-    return NightlyResult(code, summary, report)
+        record_accepted(home, [*accepted, Accepted(
+            key=after.key, label=after.label, title=after.title,
+            accepted_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))])
+    return NightlyResult(code, home, config, newest, (before, after), why, tuple(comparisons),
+                         tuple(failed))
+
+
+def write_summary(result: NightlyResult, report: Path, also: Path | None = None) -> str:
+    """The night's summary naming `report`: kept as HOME/nightly-summary.md when the night
+    measured, and appended to `also` (--summary)."""
+    summary = result.summary(report)
+    if result.points is not None:
+        write_atomically(result.home / "nightly-summary.md", summary)
+    if also is not None:
+        with also.open("a") as out:
+            out.write(summary)
+    return summary
+
+
+def nightly(options: NightlyOptions, say: Callable[[str], None]) -> NightlyResult:
+    """`loadgen nightly` as asked: where the results go checked first, then the file's
+    [nightly] section read and the night run, each trial said in a line."""
+    check_folder(options.results_dir, "--results")
+    if options.summary_path is not None:
+        check_file(options.summary_path, "--summary")
+    config = load_nightly(options.file, options.repository)
+
+    def on_trial(trial: Trial, left_s: float) -> None:
+        say(trial_line(trial))
+
+    return run_nightly(config, Placement.apart(), options.results_dir, options.against,
+                       on_trial)

@@ -14,9 +14,8 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TypeVar
 
 import httpx
 from packaging.utils import (
@@ -29,30 +28,14 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from loadgen.errors import LoadgenError
+from loadgen.results.history import Point
+from loadgen.servers.envs import CACHE_ROOT
 
-CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
+# Clones of repositories (repos/) and their work trees (checkouts/).
+CACHE_DIR = CACHE_ROOT
 DEFAULT_INDEX = "https://pypi.org/simple"
 GIT_TIMEOUT_S = 600
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Point:
-    """One commit or one version: where it sits and how to install it."""
-
-    kind: Literal["commit", "version"]
-    key: str  # the full commit hash, or the version
-    label: str  # a short hash, or the version
-    requirement: str  # what the environment installs for the subject at this point
-    date: str = ""  # commit date or first upload, ISO 8601
-    title: str = ""  # the commit's subject line
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Point:
-        return cls(**data)
 
 
 def is_version_series(subject: str) -> bool:

@@ -13,8 +13,8 @@ from typing import Protocol
 
 from httptools import HttpParserError, HttpResponseParser
 
-from loadgen.checks import Expectation
-from loadgen.recording import Recorder
+from loadgen.engine.recording import Recorder
+from loadgen.workloads.checks import Expectation
 
 
 class Owner(Protocol):

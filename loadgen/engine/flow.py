@@ -5,16 +5,27 @@ one after another and reading each answer, as a user who logs in, lists and uplo
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from loadgen.connection import Connection
+from loadgen.engine.connection import Connection, Owner
+from loadgen.engine.recording import Recorder
+from loadgen.errors import LoadgenError
+from loadgen.workloads.checks import Expectation
+from loadgen.workloads.request import RequestTemplate
+from loadgen.workloads.scenario import load_scenario
 
-if TYPE_CHECKING:
-    from loadgen.engine import Worker
+
+class Host(Owner, Protocol):
+    """What flows need of the worker they run in: its window, and where a flow's error goes."""
+
+    warm_end_ns: int
+
+    def count_error(self, text: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +43,7 @@ class FlowConnection(Connection):
 
     __slots__ = ("ready", "waiter")
 
-    def __init__(self, owner: Worker) -> None:
+    def __init__(self, owner: Owner) -> None:
         super().__init__(owner)
         self.waiter: asyncio.Future[Response] | None = None
         self.ready = asyncio.Event()
@@ -81,19 +92,19 @@ class FlowConnection(Connection):
 class Session:
     """What a flow sees: `send(name)` and the run's parameters and seeded random generator."""
 
-    def __init__(self, worker: Worker, conn: FlowConnection, params: dict[str, Any],
-                 rng: random.Random) -> None:
-        self._worker = worker
+    def __init__(self, flows: Flows, host: Host, conn: FlowConnection, rng: random.Random) -> None:
+        self._flows = flows
+        self._host = host
         self._conn = conn
-        self.params = params
+        self.params = flows.params
         self.rng = rng
 
     async def send(self, name: str) -> Response:
         """Send the scenario's request `name` (its next variant) and return the answer."""
         now = perf_counter_ns()
-        if now >= self._worker.end_ns:
+        if now >= self._host.end_ns:
             raise FlowEnded
-        data, rec, expect = self._worker.flow_request(name, now)
+        data, rec, expect = self._flows.request(name, now >= self._host.warm_end_ns)
         conn = self._conn
         conn.waiter = asyncio.get_running_loop().create_future()
         conn.send(rec, data, now, now, expect)
@@ -101,3 +112,62 @@ class Session:
 
 
 Flow = Callable[[Session], Awaitable[None]]
+
+
+class Flows:
+    """A scenario's flow, run again and again on each of a worker's connections until its window
+    ends; the requests it names go out as their pre-encoded variants, in turn."""
+
+    def __init__(self, spec: tuple[str, tuple[tuple[str, Any], ...]],
+                 templates: Sequence[RequestTemplate], measured: Mapping[str, Recorder],
+                 warm: Mapping[str, Recorder], check_every: int, seed: str) -> None:
+        scenario = load_scenario(spec[0])
+        if scenario.flow is None:
+            raise LoadgenError(f"scenario {spec[0]} defines no flow")
+        self._flow: Flow = scenario.flow
+        self.params = dict(spec[1])
+        self._by_name = {
+            kind: itertools.cycle([(t.data, measured[kind], warm[kind], t.expect)
+                                   for t in templates if t.kind == kind]).__next__
+            for kind in measured}
+        self._every = check_every
+        self._seed = seed
+        self._sent = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self.done = 0  # flows run to their end in the measured window
+
+    def request(self, name: str, measured: bool) -> tuple[bytes, Recorder, Expectation | None]:
+        """The next variant of request `name`, where its figures go, and what its answer is
+        checked against if it is one of the sampled ones."""
+        try:
+            data, into, warm, expect = self._by_name[name]()
+        except KeyError:
+            raise LoadgenError(f"the flow sends {name!r}, which the scenario's requests "
+                               f"do not name") from None
+        self._sent += 1
+        sampled = expect if self._every and self._sent % self._every == 0 else None
+        return data, into if measured else warm, sampled
+
+    def start(self, host: Host, conns: Sequence[Connection]) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run(host, conn, k)) for k, conn in enumerate(conns)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _run(self, host: Host, conn: Connection, index: int) -> None:
+        assert isinstance(conn, FlowConnection)
+        session = Session(self, host, conn, random.Random(f"{self._seed}:{index}"))
+        while perf_counter_ns() < host.end_ns:
+            await conn.ready.wait()
+            try:
+                await self._flow(session)
+                self.done += perf_counter_ns() >= host.warm_end_ns
+            except (FlowEnded, ConnectionError):
+                continue  # a failed request is counted where it failed
+            except Exception as exc:  # the user's flow: count what it raised, go on
+                if perf_counter_ns() >= host.warm_end_ns:
+                    host.count_error(f"flow {type(exc).__name__}: {exc}"[:160])
+                await asyncio.sleep(0)  # a flow that raises at once must not starve the loop

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 from time import perf_counter_ns
+
+from loadgen.engine.schedule import NS
 
 PERIOD_NS = 10_000_000
 # Lateness of the watchdog's wake that no thread's running or waiting accounts for, from which it
@@ -144,3 +147,40 @@ def steal_between(samples: list[tuple[int, int]], start: int, end: int) -> int:
         return value
 
     return at(end) - at(start)
+
+
+def window_pauses(watch: PauseWatch, start_ns: int) -> list[tuple[float, float]]:
+    """The pauses since `start_ns` (the measured window's start), as (start, length) in s after
+    it; each put at the end of its stretch, where the watchdog woke and so where it ended."""
+    return [(max(0, p.end_ns - p.length_ns - start_ns) / NS, p.length_ns / NS)
+            for p in watch.pauses if p.end_ns > start_ns]
+
+
+def steal_per_second(watch: PauseWatch, start_ns: int, end_ns: int) -> dict[int, tuple[float, ...]]:
+    """Each watched core's stolen ms in each second from `start_ns` to `end_ns`."""
+    seconds = -(-(end_ns - start_ns) // NS)
+    return {core: tuple(steal_between(samples, start_ns + i * NS, start_ns + (i + 1) * NS) / 1e6
+                        for i in range(seconds))
+            for core, samples in watch.steal.items()}
+
+
+class CpuShare:
+    """The generator's CPU time and its time waiting for its core, each over the time the
+    process could run: a pause is nobody's CPU time, so it is taken out."""
+
+    def __init__(self, watch: PauseWatch) -> None:
+        self._watch = watch
+        self._start: tuple[float, int, int] | None = None  # CPU s, perf_counter_ns, waited ns
+        self.fraction = self.core_wait_fraction = 0.0
+
+    def start(self) -> None:
+        self._start = time.process_time(), perf_counter_ns(), self._watch.loop_wait_ns()
+
+    def stop(self, now: int, pauses: list[tuple[float, float]]) -> None:
+        if self._start is None or now <= self._start[1]:
+            return
+        cpu_s, start, wait = self._start
+        unpaused = now - start - int(sum(length for _, length in pauses) * NS)
+        if unpaused > 0:
+            self.fraction = (time.process_time() - cpu_s) * NS / unpaused
+            self.core_wait_fraction = (self._watch.loop_wait_ns() - wait) / unpaused

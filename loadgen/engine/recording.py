@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
 from operator import add
 
 from hdrh.histogram import HdrHistogram
 
-from loadgen import histogram
+from loadgen.results import histogram
+from loadgen.results.measured import Interval, KindResult
 
 
 class Recorder:
@@ -49,19 +50,6 @@ class Recorder:
         self.errors.clear()
         self.failures.clear()
         self.checked = 0
-
-
-@dataclass
-class KindResult:
-    """Encoded histograms (µs) and counters of one request kind, as a worker returns them."""
-
-    corrected: str
-    uncorrected: str
-    send_lag: str
-    status: dict[int, int]
-    errors: dict[str, int]
-    checked: int
-    failures: dict[str, int]
 
 
 class KindTotals:
@@ -106,3 +94,26 @@ class KindTotals:
             checked=rec.checked,
             failures=dict(rec.failures),
         )
+
+
+class Seconds:
+    """The measured window's seconds: the current one's (corrected, uncorrected) histograms,
+    all kinds together, filled as values are folded; each closed second handed on."""
+
+    def __init__(self, sink: Callable[[Interval], None] | None = None) -> None:
+        self.current = histogram.new_histogram(), histogram.new_histogram()
+        self.intervals: list[Interval] = []
+        self.index = 0
+        self._sink = sink
+
+    def close(self) -> None:
+        corrected, uncorrected = self.current
+        self.current = histogram.new_histogram(), histogram.new_histogram()
+        requests = int(corrected.get_total_count())
+        if requests:
+            interval = Interval(self.index, requests,
+                                histogram.encode(corrected), histogram.encode(uncorrected))
+            self.intervals.append(interval)
+            if self._sink is not None:
+                self._sink(interval)
+        self.index += 1

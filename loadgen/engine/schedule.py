@@ -12,19 +12,10 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from loadgen.profile import LoadProfile, Stage
+from loadgen.workloads.profile import LoadProfile, Share, Stage
 
 NS = 1_000_000_000
-
-
-@dataclass(frozen=True)
-class Share:
-    """Worker `index` of `count` takes this fraction of the load."""
-
-    index: int = 0
-    count: int = 1
 
 
 def run_stages(profile: LoadProfile) -> tuple[Stage, ...]:

@@ -11,106 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import random
-import socket
 import time
-from array import array
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from time import perf_counter_ns
-from typing import Any
 
-from loadgen import histogram
-from loadgen.checks import Expectation, verify
-from loadgen.connection import ClosedLoopConnection, Connection
-from loadgen.errors import LoadgenError
-from loadgen.flow import Flow, FlowConnection, FlowEnded, Session
-from loadgen.pauses import Pause, PauseWatch, overlap_ns, steal_between
-from loadgen.profile import LoadProfile
-from loadgen.recording import KindResult, KindTotals, Recorder
-from loadgen.request import Endpoint, RequestTemplate
-from loadgen.scenario import load_scenario
-from loadgen.schedule import NS, Share, intended_times
-from loadgen.timer import PreciseTimer
+from loadgen.engine.connection import ClosedLoopConnection, Connection
+from loadgen.engine.dial import connect_all, reconnect
+from loadgen.engine.flow import FlowConnection, Flows
+from loadgen.engine.lateness import LateSends
+from loadgen.engine.pauses import CpuShare, PauseWatch, steal_per_second, window_pauses
+from loadgen.engine.plan import IntervalSink, StartGate, WorkerPlan, start_now
+from loadgen.engine.recording import KindTotals, Recorder, Seconds
+from loadgen.engine.schedule import NS, intended_times
+from loadgen.engine.timer import PreciseTimer
+from loadgen.results import histogram
+from loadgen.results.measured import LATE_NS, WorkerResult
+from loadgen.workloads.checks import Expectation, verify
+from loadgen.workloads.variants import cycle_of
 
 SWEEP_S = 0.1
 INTERVAL_NS = NS
-# A connection lost before it gave a complete response, or a connect that failed, waits
-# before the next attempt: 10 ms, doubling with each such failure in a row up to 1 s, less a
-# random part of up to half so that connections do not retry in step. Against a server that
-# closed every connection at once, 64 connections with no wait made 34,800 attempts in 2 s.
-RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.01, 1.0
-# A send this much later than "due, and a connection free" is late: the generator's fault,
-# unless a pause of the machine covers the lateness.
-LATE_NS = 5_000_000
-
-
-@dataclass(frozen=True)
-class WorkerPlan:
-    """What one worker does: its share of the connections and of the schedule."""
-
-    endpoint: Endpoint
-    templates: tuple[RequestTemplate, ...]
-    profile: LoadProfile
-    connections: int
-    share: Share = field(default_factory=Share)
-    mix: tuple[int, ...] = ()  # the order of template indices to cycle through; () is in order
-    check_every: int = 100  # check every Nth response of the mix in full; 0 never
-    # Closed loop by flows: (scenario file, parameter values); loaded again in each worker
-    # process, since a function from a file loaded by path does not pickle.
-    flow: tuple[str, tuple[tuple[str, Any], ...]] | None = None
-
-
-@dataclass(frozen=True)
-class Interval:
-    """One second of the measured window, all request kinds together."""
-
-    index: int
-    requests: int
-    corrected: str
-    uncorrected: str
-
-
-@dataclass
-class WorkerResult:
-    """Everything a worker measured, in a form that pickles and merges exactly."""
-
-    share: Share
-    start_epoch_s: float
-    measured_s: float
-    kinds: dict[str, KindResult]
-    intervals: list[Interval]
-    errors: dict[str, int]
-    intended: int
-    sent: int
-    unsent: int
-    waited: int
-    reconnects: int
-    flows: int  # multi-step flows run to their end
-    generator_lag: str
-    cpu_fraction: float  # CPU time over unpaused wall time, window start to drain end
-    interrupted: bool
-    cpus: tuple[int, ...] = field(default=())
-    where: str = ""  # the Dask worker that ran it, on a cluster
-    # The self-check's counts (see loadgen.pauses and result.check_generator):
-    late: int = 0  # sends late by more than LATE_NS that no pause explains
-    late_in_pause: int = 0  # sends as late, all but LATE_NS of it inside a pause
-    waited_in_pause: int = 0  # of the sends that waited for a connection: due inside a pause
-    core_wait_fraction: float = 0.0  # runnable but waiting for its core, over unpaused time
-    pauses: tuple[tuple[float, float], ...] = ()  # (start, length) in s after the window start
-    steal_ms: dict[int, tuple[float, ...]] = field(default_factory=dict)  # core -> per second
-    write_blocked: int = 0  # requests whose write found the socket full (the server's doing)
-    write_blocked_s: float = 0.0  # the time they waited for it
-
-
-StartGate = Callable[[], Awaitable[float]]
-IntervalSink = Callable[[Interval], None]
-
-
-async def _start_now() -> float:
-    return time.time()
 
 
 class Worker:
@@ -128,13 +49,12 @@ class Worker:
         self._timeout_ns = int(profile.timeout_s * NS)
         self._slack_ns = int(profile.timer_slack_s * NS)
         self._last_tick = 0
-        self._on_interval = on_interval
         self._should_stop = should_stop
         kinds = list(dict.fromkeys(t.kind for t in plan.templates))
         self._measured = {kind: Recorder(measured=True) for kind in kinds}
         self._warm = {kind: Recorder(measured=False) for kind in kinds}
         self._totals = {kind: KindTotals() for kind in kinds}
-        order = self._order(plan)
+        order = cycle_of(plan.templates, plan.mix, plan.check_every)
         self._next_measured = itertools.cycle(
             [(t.data, self._measured[t.kind], expect) for t, expect in order]).__next__
         self._next_warm = itertools.cycle(
@@ -142,34 +62,21 @@ class Worker:
         # Closed-loop connections call this for their next request; it switches at warm-up end.
         self.next_request: Callable[[], tuple[bytes, Recorder, Expectation | None]] = \
             self._next_warm
-        self._flow: Flow | None = None
-        self._flow_tasks: list[asyncio.Task[None]] = []
-        self._flows_done = 0
+        self._flows: Flows | None = None
         connection: type[Connection] = Connection if self._open else ClosedLoopConnection
         if plan.flow is not None:
-            self._flow, self._flow_params = _load_flow(*plan.flow)
-            self._by_name = {
-                kind: itertools.cycle([(t.data, self._measured[kind], self._warm[kind], t.expect)
-                                       for t in plan.templates if t.kind == kind]).__next__
-                for kind in kinds
-            }
-            self._flow_sent = 0
+            self._flows = Flows(plan.flow, plan.templates, self._measured, self._warm,
+                                plan.check_every, f"{profile.seed}:{plan.share.index}")
             connection = FlowConnection
         self._conns = [connection(self) for _ in range(plan.connections)]
         self._idle: list[Connection] = []
         self._available_since = 0  # since when at least one connection has been idle
         self._errors: Counter[str] = Counter()
-        self._gen_lag = array("q")
-        # (since, sent) of late sends and (due, sent) of those that waited for a connection,
-        # still to be judged against the pauses
-        self._late, self._waits = array("q"), array("q")
-        self._late_own = self._late_paused = self._waited_paused = 0
+        self._lateness = LateSends()
+        self._gen_lag = self._lateness.lag  # appended to on the hot path
         self._watch = PauseWatch()
         self._blocked = self._blocked_ns = 0
-        self._gen_lag_hist = histogram.new_histogram()
-        self._intervals: list[Interval] = []
-        # The current second's (corrected, uncorrected) histograms, all kinds together.
-        self._this_second = histogram.new_histogram(), histogram.new_histogram()
+        self._seconds = Seconds(on_interval)
         self._address: tuple[str, int] = (plan.endpoint.host, plan.endpoint.port)  # resolved
         self._intended = self._sent = self._unsent = self._waited = self._reconnects = 0
         self._next_t: int | None = None
@@ -177,49 +84,32 @@ class Worker:
         self._done: asyncio.Future[None] | None = None
         self._reconnecting: set[asyncio.Task[None]] = set()
         self._interrupted = False
-        self._second = 0
-        # (CPU time, perf_counter_ns, the loop thread's ns waiting for its core) at start
-        self._cpu0: tuple[float, int, int] | None = None
-        self._cpu_fraction = self._core_wait_fraction = 0.0
-        self.end_ns = 0
-
-    @staticmethod
-    def _order(plan: WorkerPlan) -> list[tuple[RequestTemplate, Expectation | None]]:
-        """The cycle of (template, expectation if this one is checked in full)."""
-        mix = plan.mix or tuple(range(len(plan.templates)))
-        every = plan.check_every
-        # Long enough that sampling every Nth does not always land on the same template.
-        length = len(mix) * max(1, -(-every // len(mix))) if every else len(mix)
-        order = []
-        for i in range(length):
-            template = plan.templates[mix[i % len(mix)]]
-            order.append((template, template.expect if every and i % every == 0 else None))
-        return order
+        self._cpu = CpuShare(self._watch)
+        self.end_ns = self.warm_end_ns = 0
 
     # -- the run ---------------------------------------------------------------------------------
 
-    async def run(self, start_gate: StartGate = _start_now) -> WorkerResult:
+    async def run(self, start_gate: StartGate = start_now) -> WorkerResult:
         """Connect, wait for the gate's start instant, load, drain, and return the result."""
         self._loop = asyncio.get_running_loop()
-        await self._connect_all()
+        self._address = await connect_all(self._loop, self.plan.endpoint, self._conns)
         start_epoch = await start_gate()
         await asyncio.sleep(max(0.0, start_epoch - time.time()))
         profile = self.plan.profile
         self._watch.start()
         self._start_ns = perf_counter_ns()
-        self._warm_end_ns = self._start_ns + int(profile.warmup_s * NS)
-        self.end_ns = self._warm_end_ns + int(profile.duration_s * NS)
+        self.warm_end_ns = self._start_ns + int(profile.warmup_s * NS)
+        self.end_ns = self.warm_end_ns + int(profile.duration_s * NS)
         if self._interrupted:  # stopped while connecting
             self.end_ns = self._start_ns
         self._window_end_ns = self.end_ns
         self._done = self._loop.create_future()
         self._loop.call_later(SWEEP_S, self._sweep)
-        self._loop.call_at(self._loop_time(self._warm_end_ns), self._begin_measuring)
+        self._loop.call_at(self._loop_time(self.warm_end_ns), self._begin_measuring)
         self._flush_timer = self._loop.call_at(
-            self._loop_time(self._warm_end_ns + INTERVAL_NS), self._flush)
-        if self._flow is not None:
-            self._flow_tasks = [self._loop.create_task(self._run_flows(conn, k))
-                                for k, conn in enumerate(self._conns)]
+            self._loop_time(self.warm_end_ns + INTERVAL_NS), self._flush)
+        if self._flows is not None:
+            self._flows.start(self, self._conns)
         elif self._open:
             self._timer = PreciseTimer(self._loop, self._tick)
             self._times = iter(intended_times(profile, self.plan.share))
@@ -234,43 +124,15 @@ class Worker:
         await self._close()
         return self._result(start_epoch)
 
-    async def _connect(self, conn: Connection) -> None:
-        host, port = self._address
-        await self._loop.create_connection(lambda: conn, host, port)
-
-    async def _connect_all(self) -> None:
-        """Resolve the host once, then open every connection; the first failure is the one
-        line the user sees (every other is retrieved, not left to be logged)."""
-        endpoint = self.plan.endpoint
-        try:
-            found = await self._loop.getaddrinfo(endpoint.host, endpoint.port,
-                                                 type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise LoadgenError(f"cannot resolve {endpoint.host}: {exc.strerror}") from None
-        host, port = found[0][4][:2]
-        self._address = (str(host), int(port))
-        outcomes = await asyncio.gather(*(self._connect(conn) for conn in self._conns),
-                                        return_exceptions=True)
-        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
-        if failed is None:
-            return
-        for conn in self._conns:
-            if conn.transport is not None:
-                conn.transport.abort()
-        if not isinstance(failed, OSError):
-            raise failed
-        reason = failed.strerror or str(failed)
-        raise LoadgenError(f"cannot connect to {endpoint.authority}: {reason}") from None
-
     def _loop_time(self, ns: int) -> float:
         """The event loop's clock at perf_counter time `ns`."""
         return self._loop.time() + (ns - perf_counter_ns()) / NS
 
     def _begin_measuring(self) -> None:
-        self._cpu0 = time.process_time(), perf_counter_ns(), self._watch.loop_wait_ns()
+        self._cpu.start()
         if not self._open:
             # Closed loop has no schedule: the window starts when the recorders switch.
-            self._warm_end_ns = perf_counter_ns()
+            self.warm_end_ns = perf_counter_ns()
             self.next_request = self._next_measured
 
     def stop(self) -> None:
@@ -291,7 +153,7 @@ class Worker:
 
     def _dispatch(self, conn: Connection, intended: int, now: int, free: int) -> None:
         """Send the request due at `intended` on `conn`; a connection was free since `free`."""
-        if intended >= self._warm_end_ns:
+        if intended >= self.warm_end_ns:
             data, rec, expect = self._next_measured()
             self._sent += 1
             # The generator's own lateness: time since the request was due and a connection
@@ -299,12 +161,10 @@ class Worker:
             since = intended if intended > free else free
             self._gen_lag.append((now - since) // 1000)
             if now - since > LATE_NS:  # rare: judged off the hot path, once pauses are known
-                self._late.append(since)
-                self._late.append(now)
+                self._lateness.late(since, now)
             if free > intended:
                 self._waited += 1
-                self._waits.append(intended)
-                self._waits.append(now)
+                self._lateness.waited(intended, now)
         else:
             data, rec, expect = self._next_warm()
         conn.send(rec, data, intended, now, expect)
@@ -316,7 +176,7 @@ class Worker:
             self._next_t = None
             return
         self._next_t = self._start_ns + t
-        if self._next_t >= self._warm_end_ns:
+        if self._next_t >= self.warm_end_ns:
             self._intended += 1
 
     def _tick(self) -> None:
@@ -335,7 +195,7 @@ class Worker:
 
     def on_free(self, conn: Connection, now: int) -> None:
         """A connection can take a request: the next due one, or the next in closed loop."""
-        if self._flow is not None:
+        if self._flows is not None:
             return  # its flow goes on when the connection is ready again
         if self._open:
             next_t = self._next_t
@@ -356,37 +216,8 @@ class Worker:
             self._idle.append(conn)
         self._maybe_done()
 
-    # -- flows -------------------------------------------------------------------------------------
-
-    def flow_request(self, name: str, now: int) -> tuple[bytes, Recorder, Expectation | None]:
-        """The next variant of request `name` for a flow, where its figures go, and what its
-        answer is checked against if it is one of the sampled ones."""
-        try:
-            data, measured, warm, expect = self._by_name[name]()
-        except KeyError:
-            raise LoadgenError(f"the flow sends {name!r}, which the scenario's requests "
-                               f"do not name") from None
-        every = self.plan.check_every
-        self._flow_sent += 1
-        sampled = expect if every and self._flow_sent % every == 0 else None
-        return data, measured if now >= self._warm_end_ns else warm, sampled
-
-    async def _run_flows(self, conn: Connection, index: int) -> None:
-        """Run the flow again and again on `conn` until the window ends."""
-        assert isinstance(conn, FlowConnection) and self._flow is not None
-        session = Session(self, conn, self._flow_params,
-                          random.Random(f"{self.plan.profile.seed}:{self.plan.share.index}:{index}"))
-        while perf_counter_ns() < self.end_ns:
-            await conn.ready.wait()
-            try:
-                await self._flow(session)
-                self._flows_done += perf_counter_ns() >= self._warm_end_ns
-            except (FlowEnded, ConnectionError):
-                continue  # a failed request is counted where it failed
-            except Exception as exc:  # the user's flow: count what it raised, go on
-                if perf_counter_ns() >= self._warm_end_ns:
-                    self._errors[f"flow {type(exc).__name__}: {exc}"[:160]] += 1
-                await asyncio.sleep(0)  # a flow that raises at once must not starve the loop
+    def count_error(self, text: str) -> None:
+        self._errors[text] += 1
 
     def check(self, conn: Connection, rec: Recorder, status: int) -> None:
         """Check a sampled response in full; what was wrong is counted for its kind."""
@@ -428,25 +259,16 @@ class Worker:
         self._maybe_done()
 
     async def _reconnect(self, conn: Connection) -> None:
-        while not self._finished():
-            if conn.failures:
-                wait = min(RECONNECT_MAX_S, RECONNECT_FIRST_S * 2 ** (conn.failures - 1))
-                await asyncio.sleep(wait * random.uniform(0.5, 1.0))
-                if self._finished():
-                    return
-            self._reconnects += 1
-            try:
-                await self._connect(conn)
-            except OSError:
-                conn.failures += 1
-                if perf_counter_ns() >= self._warm_end_ns:
-                    self._errors["connect"] += 1
-                continue
+        if await reconnect(self._loop, self._address, conn, self._finished, self._attempted):
             if self._finished():
                 conn.transport.abort()  # type: ignore[union-attr]  # connected too late
             else:
                 self.on_free(conn, perf_counter_ns())
-            return
+
+    def _attempted(self, failed: bool) -> None:
+        self._reconnects += 1
+        if failed and perf_counter_ns() >= self.warm_end_ns:
+            self._errors["connect"] += 1
 
     # -- time-driven housekeeping ----------------------------------------------------------------
 
@@ -473,47 +295,26 @@ class Worker:
         """Fold raw values into the current second's histograms. Done every sweep rather than
         once a second, so that each pause of the loop stays short."""
         for kind, rec in self._measured.items():
-            self._totals[kind].fold(rec, self._this_second)
-        histogram.record_all(self._gen_lag_hist, self._gen_lag)
-        del self._gen_lag[:]
-        self._judge(self._watch.covered_ns)
-
-    def _judge(self, upto: int) -> None:
-        """Judge the late and the waiting sends made before `upto` (the watchdog has seen
-        every pause until then) against the pauses."""
-        pauses = self._watch.pauses
-        self._late, own, paused = _split(self._late, upto, pauses, _own_lateness)
-        self._late_own += own
-        self._late_paused += paused
-        self._waits, _, paused = _split(self._waits, upto, pauses, _due_outside)
-        self._waited_paused += paused
+            self._totals[kind].fold(rec, self._seconds.current)
+        self._lateness.fold(self._watch.covered_ns, self._watch.pauses)
 
     def on_write_blocked(self, now: int) -> None:
         """A write found a connection's socket full: the server is not reading fast enough."""
-        if now >= self._warm_end_ns:
+        if now >= self.warm_end_ns:
             self._blocked += 1
 
     def on_write_resumed(self, since: int, now: int) -> None:
         """The socket took the rest of that write."""
-        if since >= self._warm_end_ns:
+        if since >= self.warm_end_ns:
             self._blocked_ns += now - since
 
     def _flush(self) -> None:
         """Close the current second: add it to the totals and hand it on. Also at the end."""
         self._fold()
-        corrected, uncorrected = self._this_second
-        self._this_second = histogram.new_histogram(), histogram.new_histogram()
-        requests = int(corrected.get_total_count())
-        if requests:
-            interval = Interval(self._second, requests,
-                                histogram.encode(corrected), histogram.encode(uncorrected))
-            self._intervals.append(interval)
-            if self._on_interval is not None:
-                self._on_interval(interval)
-        self._second += 1
+        self._seconds.close()
         if not self._finished():
             self._flush_timer = self._loop.call_at(
-                self._loop_time(self._warm_end_ns + (self._second + 1) * INTERVAL_NS),
+                self._loop_time(self.warm_end_ns + (self._seconds.index + 1) * INTERVAL_NS),
                 self._flush,
             )
 
@@ -537,18 +338,12 @@ class Worker:
         in_turns = self.plan.profile.turns.count > 1 and not self._interrupted
         self._window_end_ns = self.end_ns if in_turns else min(now, self.end_ns)
         self._watch.stop()
-        self._judge(now)
-        if self._cpu0 is not None and now > self._cpu0[1]:
-            cpu_s, start, wait = self._cpu0
-            # A pause is nobody's CPU time: over the time the process could run.
-            unpaused = now - start - sum(length for _, length in self._window_pauses()) * NS
-            if unpaused > 0:
-                self._cpu_fraction = (time.process_time() - cpu_s) * NS / unpaused
-                self._core_wait_fraction = (self._watch.loop_wait_ns() - wait) / unpaused
+        self._lateness.fold(now, self._watch.pauses)
+        self._cpu.stop(now, window_pauses(self._watch, self.warm_end_ns))
         for conn in self._conns:
             self._count_error(conn, "timeout")  # still in flight when the drain ran out
         while self._next_t is not None:  # due, or scheduled before a stop, and never sent
-            if self._next_t >= self._warm_end_ns:
+            if self._next_t >= self.warm_end_ns:
                 self._unsent += 1
             self._advance()
         if self._flush_timer is not None:
@@ -564,9 +359,8 @@ class Worker:
     async def _close(self) -> None:
         """Let reconnects under way end by themselves, then close every socket, so the loop
         closes with no handle open (uvloop's loop.close() can hang on a half-made one)."""
-        for task in self._flow_tasks:
-            task.cancel()
-        await asyncio.gather(*self._flow_tasks, return_exceptions=True)
+        if self._flows is not None:
+            await self._flows.stop()
         if self._reconnecting:
             await asyncio.wait(self._reconnecting)
         for conn in self._conns:
@@ -574,81 +368,32 @@ class Worker:
                 conn.transport.abort()
         await asyncio.sleep(0)  # run the connection_lost callbacks
 
-    def _window_pauses(self) -> list[tuple[float, float]]:
-        """The pauses in the measured window and the drain (the watch ends with the drain), as
-        (start, length) in s after the window's start; each put at the end of its stretch,
-        where the watchdog woke and so where it ended."""
-        start = self._warm_end_ns
-        return [(max(0, p.end_ns - p.length_ns - start) / NS, p.length_ns / NS)
-                for p in self._watch.pauses if p.end_ns > start]
-
-    def _steal_ms(self) -> dict[int, tuple[float, ...]]:
-        """Each core's stolen ms in each second of the measured window."""
-        seconds = -(-(self._window_end_ns - self._warm_end_ns) // INTERVAL_NS)
-        return {core: tuple(steal_between(samples, self._warm_end_ns + i * INTERVAL_NS,
-                                          self._warm_end_ns + (i + 1) * INTERVAL_NS) / 1e6
-                            for i in range(seconds))
-                for core, samples in self._watch.steal.items()}
-
     def _result(self, start_epoch: float) -> WorkerResult:
-        measured_ns = max(0, self._window_end_ns - self._warm_end_ns)
+        measured_ns = max(0, self._window_end_ns - self.warm_end_ns)
         return WorkerResult(
             share=self.plan.share,
             start_epoch_s=start_epoch,
             measured_s=measured_ns / NS,
             kinds={kind: totals.result(self._measured[kind])
                    for kind, totals in self._totals.items()},
-            intervals=self._intervals,
+            intervals=self._seconds.intervals,
             errors=dict(self._errors),
             intended=self._intended,
             sent=self._sent,
             unsent=self._unsent,
             waited=self._waited,
             reconnects=self._reconnects,
-            flows=self._flows_done,
-            generator_lag=histogram.encode(self._gen_lag_hist),
-            cpu_fraction=self._cpu_fraction,
+            flows=self._flows.done if self._flows is not None else 0,
+            generator_lag=histogram.encode(self._lateness.lag_histogram),
+            cpu_fraction=self._cpu.fraction,
             interrupted=self._interrupted,
-            late=self._late_own,
-            late_in_pause=self._late_paused,
-            waited_in_pause=self._waited_paused,
-            core_wait_fraction=self._core_wait_fraction,
-            pauses=tuple(self._window_pauses()),
-            steal_ms=self._steal_ms(),
+            late=self._lateness.own,
+            late_in_pause=self._lateness.in_pause,
+            waited_in_pause=self._lateness.waited_in_pause,
+            core_wait_fraction=self._cpu.core_wait_fraction,
+            pauses=tuple(window_pauses(self._watch, self.warm_end_ns)),
+            steal_ms=steal_per_second(self._watch, self.warm_end_ns, self._window_end_ns),
             write_blocked=self._blocked,
             write_blocked_s=self._blocked_ns / NS,
         )
 
-
-def _split(pairs: array[int], upto: int, pauses: list[Pause],
-           rule: Callable[[int, int, list[Pause]], bool]) -> tuple[array[int], int, int]:
-    """(the pairs (first, sent) sent after `upto`, still pending; how many of the others
-    `rule` holds for, given the pauses; how many it does not). Off the hot path but not free:
-    a server that pushes back makes every send a pair, so with no pause about (the usual case)
-    nothing is looped over. `rule` must hold where no pause touches a pair."""
-    done = bisect_right(pairs[1::2], upto)  # sends are made in time order
-    judged, pending = pairs[:2 * done], pairs[2 * done:]
-    earliest = min(judged[0::2], default=upto)
-    near = [p for p in pauses if p.end_ns > earliest]
-    if not near:
-        return pending, done, 0
-    yes = sum(rule(judged[i], judged[i + 1], near) for i in range(0, len(judged), 2))
-    return pending, yes, done - yes
-
-
-def _own_lateness(since: int, sent: int, pauses: list[Pause]) -> bool:
-    """A late send is the generator's own unless pauses cover all but LATE_NS of it."""
-    return sent - since - overlap_ns(pauses, since, sent) > LATE_NS
-
-
-def _due_outside(due: int, _: int, pauses: list[Pause]) -> bool:
-    """A send that waited for a connection is the server's pushback unless it fell due inside
-    a pause (the backlog a pause leaves is no sign of a slow server)."""
-    return not overlap_ns(pauses, due, due + 1)
-
-
-def _load_flow(path: str, params: tuple[tuple[str, Any], ...]) -> tuple[Flow, dict[str, Any]]:
-    scenario = load_scenario(path)
-    if scenario.flow is None:
-        raise LoadgenError(f"scenario {path} defines no flow")
-    return scenario.flow, dict(params)

@@ -1,11 +1,11 @@
 """The in-process driver: a scenario's requests called straight into an ASGI app, no server and
 no sockets.
 
-This file runs as a script in the target's own environment (`python -P inproc_driver.py`), which
+This file runs as a script in the target's own environment (`python -P driver.py`), which
 need not have loadgen installed: it imports nothing but the standard library and the app. It
 reads its spec as JSON on stdin and writes its answers as the last line of stdout, so that no
 file name (a temporary folder's random one) reaches the process and moves an instruction count.
-The spec, written by loadgen.inproc: the app ("module:attribute", found on the app
+The spec, written by loadgen.inproc.measure: the app ("module:attribute", found on the app
 directory), the requests as ASGI scopes and bodies, and what to do:
 
 - "time": per request kind, pyperf-style: the number of calls per sample is doubled until a

@@ -1,5 +1,5 @@
 """The framework's own cost per request kind, with no server and no sockets: a scenario's
-requests called straight into the target's ASGI app by loadgen/inproc_driver.py, in the target's
+requests called straight into the target's ASGI app by loadgen/inproc/driver.py, in the target's
 environment, with lifespan startup and shutdown.
 
 Two modes:
@@ -29,17 +29,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadgen import pyspy
-from loadgen.checks import verify
 from loadgen.errors import LoadgenError
-from loadgen.pyspy import PySpyProfile
-from loadgen.request import Endpoint
-from loadgen.scenario import Request
-from loadgen.servers import target_app
-from loadgen.variants import Variant, build_variants
-from loadgen.workload import ScenarioWorkload
+from loadgen.results.figures import CountedKind, CountedResult, TimedKind, TimedResult
+from loadgen.results.measured import PySpyProfile
+from loadgen.results.versions import json_text
+from loadgen.servers import pyspy
+from loadgen.servers.launchers import target_app
+from loadgen.workloads.checks import verify
+from loadgen.workloads.request import Endpoint
+from loadgen.workloads.scenario import Request
+from loadgen.workloads.variants import Variant, build_variants
+from loadgen.workloads.workload import ScenarioWorkload
 
-DRIVER = Path(__file__).with_name("inproc_driver.py")
+DRIVER = Path(__file__).with_name("driver.py")
 MARKER = "loadgen-inproc-result: "  # inproc_driver.MARKER: the driver imports nothing of ours
 COUNTS = (200, 700)
 REPEATS = 10
@@ -100,15 +102,21 @@ class KindFigures:
             return None
         return (self.instructions[1] - self.instructions[0]) / (self.counts[1] - self.counts[0])
 
-    def to_json(self) -> dict[str, Any]:
-        if self.instructions is not None:
-            totals = dict(zip(map(str, self.counts), self.instructions, strict=True))
-            return {"instructions_per_request": self.instructions_per_request,
-                    "instructions": totals,
-                    "weight": self.weight}
-        return {"us_per_request": self.us_per_request, "us_spread": self.us_spread,
-                "samples_us": [round(s, 3) for s in self.samples_us], "loops": self.loops,
-                "weight": self.weight}
+    def counted(self) -> CountedKind:
+        """As a callgrind result stores it."""
+        per_request = self.instructions_per_request
+        if self.instructions is None or per_request is None:
+            raise ValueError("not counted under callgrind")
+        return CountedKind(instructions_per_request=per_request,
+                           instructions=dict(zip(map(str, self.counts), self.instructions,
+                                                 strict=True)),
+                           weight=self.weight)
+
+    def timed(self) -> TimedKind:
+        """As a timed result stores it."""
+        return TimedKind(us_per_request=self.us_per_request, us_spread=self.us_spread,
+                         samples_us=tuple(round(s, 3) for s in self.samples_us),
+                         loops=self.loops, weight=self.weight)
 
 
 @dataclass(frozen=True)
@@ -128,16 +136,25 @@ class InprocResult:
             return None
         return sum(v * w for v, w in known) / sum(w for _, w in known)
 
+    def record(self) -> CountedResult | TimedResult:
+        """The result as it is stored (loadgen.results.figures): compare and history read its
+        kinds and its figure over the mix as they read a run's latencies."""
+        if self.instructions:
+            return CountedResult(
+                kinds={name: k.counted() for name, k in self.kinds.items()},
+                instructions_per_request=self.whole(), cores=self.cores, python=self.python,
+                hash_seed=HASH_SEED, profiled=self.py_spy is not None, py_spy=self.py_spy)
+        return TimedResult(
+            kinds={name: k.timed() for name, k in self.kinds.items()},
+            us_per_request=self.whole(), cores=self.cores, python=self.python,
+            hash_seed=HASH_SEED, profiled=self.py_spy is not None, py_spy=self.py_spy)
+
     def to_json(self) -> dict[str, Any]:
-        """The result, shaped as a run's where it can be: compare and history read `kinds`
-        and the whole-mix figures as they read latencies."""
-        figure = "instructions_per_request" if self.instructions else "us_per_request"
-        return {"driver": "callgrind" if self.instructions else "inproc",
-                "kinds": {name: k.to_json() for name, k in self.kinds.items()},
-                figure: self.whole(), "valid": True, "generator_bound": False,
-                "profile": {"stages": []}, "cores": list(self.cores), "python": self.python,
-                "hash_seed": HASH_SEED, "profiled": self.py_spy is not None,
-                "py_spy": None if self.py_spy is None else self.py_spy.to_json()}
+        return self.record().to_json()
+
+    def json_text(self) -> str:
+        """`inproc --json`: the stored result, with the schema version."""
+        return json_text(self.to_json())
 
 
 def encoded(variants: list[list[Variant]]) -> list[dict[str, Any]]:
@@ -182,8 +199,8 @@ def _drive(plan: InprocPlan, spec: dict[str, Any], wrapper: list[str] | None = N
            "PYTHONHASHSEED": HASH_SEED, "PYTHONPATH": str(plan.app_dir),
            **({"PYTHONDONTWRITEBYTECODE": "1"} if wrapper else {}),
            **dict(plan.workload.target_env)}
-    # -P: the script's own folder (loadgen/, whose bisect.py would shadow the standard
-    # library's) stays off sys.path.
+    # -P: the script's own folder (loadgen/inproc/) stays off sys.path, so that no module of
+    # ours can shadow one the app imports.
     argv = [*(wrapper or []), plan.python, "-P", str(DRIVER)]
     profile = None
     try:

@@ -27,9 +27,10 @@ from typing import Any
 
 import uvloop
 
-from loadgen.engine import Worker, WorkerPlan, WorkerResult
+from loadgen.engine.plan import WorkerPlan
+from loadgen.engine.worker import Worker
 from loadgen.errors import LoadgenError
-from loadgen.result import MissingWorker
+from loadgen.results.measured import MissingWorker, WorkerResult
 
 START_LEAD_S = 3.0  # time for every task to reach its worker and connect
 CONNECT_TIMEOUT_S = 10.0

@@ -20,15 +20,16 @@ from typing import Any
 
 import uvloop
 
-from loadgen.cluster import run_on_cluster
-from loadgen.cpus import pinned
-from loadgen.engine import Interval, IntervalSink, Worker, WorkerPlan, WorkerResult
+from loadgen.cpus import available, format_cores, parse, pinned, split
+from loadgen.engine.limits import ensure_open_files
+from loadgen.engine.plan import IntervalSink, WorkerPlan
+from loadgen.engine.worker import Worker
 from loadgen.errors import LoadgenError
-from loadgen.limits import ensure_open_files
-from loadgen.profile import LoadProfile
-from loadgen.request import Endpoint, RequestTemplate
-from loadgen.result import MissingWorker, RunResult
-from loadgen.schedule import Share
+from loadgen.measure.cluster import run_on_cluster
+from loadgen.results.measured import Interval, MissingWorker, WorkerResult
+from loadgen.results.run import RunResult
+from loadgen.workloads.profile import LoadProfile, Share
+from loadgen.workloads.request import Endpoint, RequestTemplate
 
 # How far ahead of "everyone is connected" the workers are told to start, so none starts late.
 START_LEAD_S = 0.2
@@ -40,11 +41,29 @@ StartSink = Callable[[float], None]  # told the agreed start instant (seconds si
 @dataclass(frozen=True)
 class Placement:
     """The cores the generator runs on, and the server's if loadgen started it; or the Dask
-    scheduler whose workers run the generator's processes instead (loadgen.cluster)."""
+    scheduler whose workers run the generator's processes instead (loadgen.measure.cluster)."""
 
     generator: tuple[int, ...]
     server: tuple[int, ...] | None = None
     cluster: str | None = None
+
+    @classmethod
+    def apart(cls, processes: int = 1, cpu_list: str | None = None,
+              cluster: str | None = None) -> Placement:
+        """The server and the generator on disjoint cores: the generator's `processes` on the
+        last cores and the server on the rest (cpus.split); or the generator on `cpu_list`
+        (e.g. 2-3) and the server on every other core, on the same ones when none is left."""
+        server, generator = split(processes)
+        if cpu_list is not None:
+            generator = parse(cpu_list)
+            server = tuple(c for c in available() if c not in generator) or generator
+        return cls(generator, server, cluster)
+
+    @property
+    def cores_text(self) -> str:
+        """Where the two run, as the commands' first lines say it."""
+        return (f"server on core(s) {format_cores(self.server or ())}, loadgen on "
+                f"{format_cores(self.generator)}")
 
 
 def plans(endpoint: Endpoint, templates: tuple[RequestTemplate, ...], profile: LoadProfile,

@@ -17,16 +17,16 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import replace
 
-from loadgen.engine import IntervalSink
+from loadgen.engine.plan import IntervalSink
 from loadgen.errors import LoadgenError
-from loadgen.profile import LoadProfile
-from loadgen.pyspy import Recording, SamplingPlan
-from loadgen.request import Endpoint
-from loadgen.result import RunResult, ServerFigures
-from loadgen.runner import Job, Placement, StartSink, run_load, run_together
-from loadgen.servers import ServerSpec, running_server
-from loadgen.usage import UsageSampler
-from loadgen.workload import Workload, preflight
+from loadgen.measure.runner import Job, Placement, StartSink, run_load, run_together
+from loadgen.results.run import RunResult, ServerFigures
+from loadgen.servers.launchers import ServerSpec, running_server
+from loadgen.servers.pyspy import Recording, SamplingPlan
+from loadgen.servers.usage import UsageSampler
+from loadgen.workloads.profile import LoadProfile
+from loadgen.workloads.request import Endpoint
+from loadgen.workloads.workload import Workload, preflight
 
 
 def run_workload(endpoint: Endpoint, workload: Workload, profile: LoadProfile,

@@ -15,8 +15,8 @@ from hdrh.histogram import HdrHistogram
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from loadgen.compare import NO_CHANGE, REGRESSION, TOO_FEW, Comparison, verdict_text
-from loadgen.history import Series
+from loadgen.analysis.compare import NO_CHANGE, REGRESSION, TOO_FEW, Comparison, verdict_text
+from loadgen.analysis.series import Series
 
 PERCENTILES = (0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99)
 TICKS = {50.0: "50%", 90.0: "90%", 99.0: "99%", 99.9: "99.9%", 99.99: "99.99%"}
@@ -130,10 +130,6 @@ def timeline(seconds: Sequence[int], requests: Sequence[int], p99_ms: Sequence[f
     _save(fig, path)
 
 
-UNITS = {"throughput": "req/s", "p50": "µs", "p99": "µs", "p999": "µs",
-         "cpu_per_request": "server CPU µs / request"}
-
-
 def history(panels: Sequence[Series], labels: Sequence[str], title: str, path: Path,
             verdicts: Mapping[tuple[str, str, str], str]) -> None:
     """One panel per metric: its value at each point (x in axis order), the 95% interval as a
@@ -161,7 +157,7 @@ def history(panels: Sequence[Series], labels: Sequence[str], title: str, path: P
         if not one.judged:
             ax.text(0.01, 0.95, "too few samples per trial to look for change points",
                     transform=ax.transAxes, fontsize=8, va="top", color="grey")
-        ax.set_ylabel(f"{one.metric.name}\n({UNITS[one.metric.name]})", fontsize=9)
+        ax.set_ylabel(f"{one.metric.title}\n({one.metric.unit})", fontsize=9)
         ax.grid(True, alpha=0.3)
     bottom = axes.flat[-1]
     bottom.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)

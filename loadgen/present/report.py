@@ -7,20 +7,25 @@ from __future__ import annotations
 import html
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from hdrh.histogram import HdrHistogram
 
-from loadgen import histogram, history, plots
-from loadgen.changepoints import MIN_MAGNITUDE
-from loadgen.compare import compare, level_text, markdown, noise_text, usable, verdict_text
+from loadgen.analysis.changepoints import MIN_MAGNITUDE
+from loadgen.analysis.compare import compare, level_text, markdown, noise_text, verdict_text
+from loadgen.analysis.series import Series, series
 from loadgen.errors import LoadgenError
-from loadgen.history import Series, known_points
-from loadgen.store import RESULTS_DIR, RunStore
+from loadgen.present import plots
+from loadgen.present.verdicts import run_baseline
+from loadgen.results import histogram
+from loadgen.results.figures import HttpResult
+from loadgen.results.history import Confirmed, confirmed, known_points, trials
+from loadgen.results.metrics import Metric, metric
+from loadgen.results.model import Trial
+from loadgen.results.store import RESULTS_DIR, RunStore
 
 PACKAGES = ("starlette", "fastapi", "python-multipart", "uvicorn", "granian", "hypercorn",
             "daphne", "httptools", "uvloop", "anyio", "pydantic")
@@ -35,61 +40,56 @@ def latest_run(root: Path = RESULTS_DIR) -> Path:
     return runs[-1]
 
 
-def _by_scenario(trials: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def _by_scenario(trials: Iterable[Trial]) -> dict[str, list[Trial]]:
+    grouped: dict[str, list[Trial]] = defaultdict(list)
     for trial in trials:
-        grouped[trial["cell"]["scenario"]].append(trial)
+        grouped[trial.cell.scenario].append(trial)
     return dict(sorted(grouped.items()))
 
 
-def _kind_histograms(trials: list[dict[str, Any]]) -> dict[str, dict[str, HdrHistogram]]:
+def _kind_histograms(trials: list[Trial]) -> dict[str, dict[str, HdrHistogram]]:
     """kind -> cell -> the cell's corrected histogram of that kind, merged over its rounds."""
     kinds: dict[str, dict[str, HdrHistogram]] = defaultdict(dict)
-    for trial in filter(usable, trials):
-        for kind, figures in trial["result"]["kinds"].items():
-            if "histograms" not in figures:
-                continue  # in process: no latencies
-            merged = kinds[kind].setdefault(trial["cell"]["name"], histogram.new_histogram())
-            merged.add(HdrHistogram.decode(figures["histograms"]["corrected"]))
+    for trial in trials:
+        result = trial.usable_result
+        if not isinstance(result, HttpResult):
+            continue  # in process: no latencies
+        for kind, figures in result.kinds.items():
+            merged = kinds[kind].setdefault(trial.cell.name, histogram.new_histogram())
+            merged.add(HdrHistogram.decode(figures.histograms.corrected))
     return {k: dict(sorted(v.items())) for k, v in kinds.items()}
 
 
-# What the spread panels show of a result, by title; the figures a result lacks are left out.
-SPREAD: dict[str, Callable[[dict[str, Any]], float | None]] = {
-    "throughput (req/s)": lambda r: r.get("throughput_rps"),
-    "p99 (ms, corrected)":
-        lambda r: r["latency_us"]["corrected"]["p99"] / 1000 if "latency_us" in r else None,
-    "server CPU µs per request": lambda r: r.get("server_cpu_us_per_request"),
-    "instructions per request (in process)": lambda r: r.get("instructions_per_request"),
-    "µs per request (in process)": lambda r: r.get("us_per_request"),
-}
+# The metrics of the spread panels, those a scenario's results have. In closed loop its p99
+# follows from its throughput, which is shown.
+SPREAD = ("throughput", "p99", "cpu_per_request", "instructions", "inproc_us")
 
 
-def _spread(trials: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
-    closed = not any(t["result"]["profile"]["stages"] for t in filter(usable, trials))
-    shown = [title for title in SPREAD
-             if title != ("p99 (ms, corrected)" if closed else "throughput (req/s)")]
-    values: dict[str, dict[str, list[float]]] = {title: {} for title in shown}
-    for trial in sorted(trials, key=lambda t: t["cell"]["name"]):
-        for title in shown:
-            values[title].setdefault(trial["cell"]["name"], [])
-            value = SPREAD[title](trial["result"]) if usable(trial) else None
+def _spread(trials: list[Trial]) -> dict[str, dict[str, list[float]]]:
+    """Per panel title, each cell's value in every usable round."""
+    closed = not any(r.open_loop for t in trials if (r := t.usable_result) is not None)
+    shown = [metric(name) for name in SPREAD if not (closed and name == "p99")]
+    values: dict[Metric, dict[str, list[float]]] = {m: {} for m in shown}
+    for trial in sorted(trials, key=lambda t: t.cell.name):
+        result = trial.usable_result
+        for chosen, cells in values.items():
+            cells.setdefault(trial.cell.name, [])
+            value = None if result is None else chosen.value(result)
             if value:
-                values[title][trial["cell"]["name"]].append(value)
-    return {title: cells for title, cells in values.items()
+                cells[trial.cell.name].append(value)
+    return {f"{m.title} ({m.unit})": cells for m, cells in values.items()
             if any(cells.values())}
 
 
-def _timeline(trial: dict[str, Any], title: str, path: Path) -> None:
-    result = trial["result"]
-    series = result["series"]
-    samples = result["server"]["samples"] if result.get("server") else []
+def _timeline(result: HttpResult, title: str, path: Path) -> None:
+    series = result.series
+    samples = result.server.samples if result.server is not None else ()
     # The last sample comes right after the run: too short a span to give a CPU share.
-    spans = [(a, b) for a, b in pairwise(samples) if b["at"] - a["at"] >= 0.5]
-    plots.timeline([s["second"] for s in series], [s["requests"] for s in series],
-                   [s["p99_us"] / 1000 for s in series], [b["at"] for _, b in spans],
-                   [(b["cpu_s"] - a["cpu_s"]) / (b["at"] - a["at"]) for a, b in spans],
-                   [b["rss_mb"] for _, b in spans], title, path)
+    spans = [(a, b) for a, b in pairwise(samples) if b.at - a.at >= 0.5]
+    plots.timeline([s.second for s in series], [s.requests for s in series],
+                   [s.p99_us / 1000 for s in series], [b.at for _, b in spans],
+                   [(b.cpu_s - a.cpu_s) / (b.at - a.at) for a, b in spans],
+                   [b.rss_mb for _, b in spans], title, path)
 
 
 def _table(headers: list[str], rows: Iterable[Iterable[object]]) -> str:
@@ -103,36 +103,39 @@ def _figure(name: str, alt: str) -> str:
     return f'<figure><img src="{name}" alt="{html.escape(alt)}"></figure>'
 
 
-def _profiles(trials: list[dict[str, Any]]) -> str:
+def _profiles(trials: list[Trial]) -> str:
     """Links to each profiled trial's py-spy files, which lie in the run folder."""
-    profiled = sorted((t for t in trials if (t.get("result") or {}).get("profiled")),
-                      key=lambda t: (t["cell"]["name"], t["round"]))
+    profiled = sorted(((t, t.result.py_spy) for t in trials
+                       if t.result is not None and t.result.profiled and t.result.py_spy),
+                      key=lambda pair: (pair[0].cell.name, pair[0].round))
     if not profiled:
         return ""
     items = []
-    for trial in profiled:
-        py_spy = trial["result"]["py_spy"]
-        links = ", ".join(f'<a href="../{quote(Path(py_spy[key]).name)}">{label}</a>'
-                          for key, label in (("flamegraph", "flame graph"),
-                                             ("speedscope", "speedscope profile")))
-        items.append(f"<li>{html.escape(trial['cell']['name'])}, round {trial['round'] + 1}: "
-                     f"{links} ({py_spy['samples']:,} samples)</li>")
+    for trial, py_spy in profiled:
+        links = ", ".join(f'<a href="../{quote(path.name)}">{label}</a>'
+                          for path, label in ((py_spy.flamegraph, "flame graph"),
+                                              (py_spy.speedscope, "speedscope profile"))
+                          if path is not None)
+        items.append(f"<li>{html.escape(trial.cell.name)}, round {trial.round + 1}: "
+                     f"{links} ({py_spy.samples:,} samples)</li>")
     return ("<h2>Profiles</h2>\n<p>py-spy sampled the server in these trials' measured "
             "windows, on the server's cores: their figures bear its cost. A speedscope profile "
             'opens in <a href="https://www.speedscope.app/">speedscope</a>.</p>\n'
             f"<ul>{''.join(items)}</ul>\n")
 
 
-def _self_check_row(trial: dict[str, Any]) -> list[object]:
-    """What the self-check said of a trial: the causes, and each one's figures."""
-    result = trial["result"]
-    pauses, pushback = result["machine_pauses"], result["server_pushback"]
-    return [trial["cell"]["name"], trial["round"] + 1, ", ".join(result["causes"]),
-            "; ".join(result["generator"]["reasons"]) or "kept up",
-            f"{pauses['count']} ({pauses['total_ms']:,.0f} ms, longest "
-            f"{pauses['longest_ms']:,.0f} ms; {pauses['late_sends']} sends late by them)",
-            f"{pushback['waited_for_connection']:.1%} waited for a connection; "
-            f"{pushback['writes_blocked']} writes into a full socket"]
+def _self_check_row(trial: Trial, result: HttpResult) -> list[object]:
+    """What the self-check said of a trial: the causes, and each one's figures (a version 1
+    trial did not look for pauses or pushback)."""
+    pauses, pushback = result.machine_pauses, result.server_pushback
+    return [trial.cell.name, trial.round + 1, ", ".join(result.causes),
+            "; ".join(result.generator.reasons) or "kept up",
+            "not recorded" if pauses is None else
+            f"{pauses.count} ({pauses.total_ms:,.0f} ms, longest "
+            f"{pauses.longest_ms:,.0f} ms; {pauses.late_sends} sends late by them)",
+            "not recorded" if pushback is None else
+            f"{pushback.waited_for_connection:.1%} waited for a connection; "
+            f"{pushback.writes_blocked} writes into a full socket"]
 
 
 def build_report(run: Path) -> Path:
@@ -140,7 +143,7 @@ def build_report(run: Path) -> Path:
     trials = RunStore(run).trials()
     if not trials:
         raise LoadgenError(f"no trials in {run}")
-    baseline = (trials[0]["baseline"][0], trials[0]["baseline"][1])
+    baseline = run_baseline(trials)
     comparisons, left_out = compare(trials, baseline)
     summary = markdown(comparisons, left_out)
     (run / "summary.md").write_text(summary + "\n")
@@ -164,34 +167,36 @@ def build_report(run: Path) -> Path:
             plots.forest(mine, f"{scenario}: ratio to {baseline[0]}/{baseline[1]}, 95% CI",
                          out / f"{slug}-forest.png")
             parts.append(_figure(f"{slug}-forest.png", f"{scenario} ratios to the baseline"))
-        first = next((t for t in sorted(group, key=lambda t: t["round"]) if usable(t)
-                      and (t["cell"]["target"], t["cell"]["server"]) == baseline
-                      and "series" in t["result"]), None)
-        if first is not None:
-            _timeline(first, f"{first['cell']['name']}, round {first['round'] + 1}",
+        timed = next(((t, r) for t in sorted(group, key=lambda t: t.round)
+                      if isinstance(r := t.usable_result, HttpResult)
+                      and (t.cell.target, t.cell.server) == baseline), None)
+        if timed is not None:
+            _timeline(timed[1], f"{timed[0].cell.name}, round {timed[0].round + 1}",
                       out / f"{slug}-timeline.png")
             parts.append(_figure(f"{slug}-timeline.png", f"{scenario} baseline over time"))
-        checked = [t for t in group if (t.get("result") or {}).get("causes")]
+        checked = [_self_check_row(t, r) for t in group
+                   if isinstance(r := t.result, HttpResult) and r.causes]
         if checked:
             parts.append("<h3>Self-check: trials where more than the server showed</h3>"
                          + _table(["cell", "round", "causes", "generator", "machine pauses",
-                                   "server pushback"], map(_self_check_row, checked)))
-        failed = [t for t in group if t["status"] != "ok"]
+                                   "server pushback"], checked))
+        failed = [t for t in group if t.status != "ok"]
         if failed:
             parts.append(_table(["cell", "round", "status", "message"],
-                                ([t["cell"]["name"], t["round"] + 1, t["status"],
-                                  t.get("error", "")] for t in failed)))
+                                ([t.cell.name, t.round + 1, t.status, t.error or ""]
+                                 for t in failed)))
         sections.append("\n".join(parts))
     first = trials[0]
-    some_result: dict[str, Any] = next((t["result"] for t in trials if t.get("result")), {})
+    over_http = next((r for t in trials if isinstance(r := t.result, HttpResult)), None)
     environment = _table(["", ""], [
-        *((k, v) for k, v in first["machine"].items()),
-        ("loadgen commit", f"{first['toolkit']['commit']}"
-                           f"{' (with uncommitted changes)' if first['toolkit']['dirty'] else ''}"),
-        ("generator cores", some_result.get("generator", {}).get("cpus", "")),
-        ("server cores", some_result.get("server_cpus", "")),
+        *first.machine.to_json().items(),
+        ("loadgen commit", f"{first.toolkit.commit}"
+                           f"{' (with uncommitted changes)' if first.toolkit.dirty else ''}"),
+        ("generator cores", list(over_http.generator.cpus) if over_http else ""),
+        ("server cores", "" if over_http is None or over_http.server_cpus is None
+         else list(over_http.server_cpus)),
     ])
-    per_cell = {t["cell"]["name"]: t.get("packages", {}) for t in trials}
+    per_cell = {t.cell.name: t.packages for t in trials}
     shown = [name for name in PACKAGES if any(name in p for p in per_cell.values())]
     versions = _table(["cell", *shown], ([cell, *(p.get(name, "-") for name in shown)]
                                          for cell, p in sorted(per_cell.items())))
@@ -236,9 +241,9 @@ def build_history_report(home: Path, min_magnitude: float = MIN_MAGNITUDE) -> Pa
     """Write HOME/report/index.html: per scenario and request kind, each metric over the
     points with its interval and change points; the change points and their A/B verdicts."""
     points = known_points(home)
-    done = history.trials(home)
-    found = history.series(done, points, min_magnitude)
-    kept = history.confirmed(home)
+    done = trials(home)
+    found = series(done, points, min_magnitude)
+    kept = confirmed(home)
     out = home / "report"
     out.mkdir(parents=True, exist_ok=True)
     labels = [p.label for p in points]
@@ -251,9 +256,8 @@ def build_history_report(home: Path, min_magnitude: float = MIN_MAGNITUDE) -> Pa
         first = panels[0]
         name = f"{_slug(first.scenario)}-{keys.index(key)}-{_slug(kind)}.png"
         title = f"{first.scenario} on {first.server}: {kind}"
-        verdicts = {(metric, before, after): entry["verdict"]
-                    for (scenario, metric, before, after), entry in kept.items()
-                    if scenario == first.scenario}
+        verdicts = {(entry.metric, entry.before, entry.after): entry.verdict
+                    for entry in kept.values() if entry.scenario == first.scenario}
         plots.history(panels, labels, title, out / name, verdicts)
         figures.append(f"<h3>{html.escape(title)}</h3>{_figure(name, title)}")
     changes = _table(
@@ -262,7 +266,7 @@ def build_history_report(home: Path, min_magnitude: float = MIN_MAGNITUDE) -> Pa
           f"{c.p_value:.1e}",
           _verdict(kept.get((one.scenario, one.metric.label, c.before.key, c.after.key)))]
          for one in found for c in one.changes))
-    failed = [t for t in done if t["status"] != "ok"]
+    failed = [t for t in done if t.status != "ok"]
     by_key = {p.key: p for p in points}
     page = out / "index.html"
     page.write_text(f"""<!doctype html>
@@ -283,9 +287,8 @@ A change point is a candidate until an interleaved A/B of its two sides confirms
 <h2>Change points</h2>
 {changes if any(one.changes for one in found) else "<p>None found.</p>"}
 {_table(["point", "trial", "status", "message"],
-        ([by_key[t["cell"]["target"]].label if t["cell"]["target"] in by_key
-          else t["cell"]["target"], t["cell"]["name"], t["status"], t.get("error", "")]
-         for t in failed)) if failed else ""}
+        ([by_key[t.cell.target].label if t.cell.target in by_key else t.cell.target,
+          t.cell.name, t.status, t.error or ""] for t in failed)) if failed else ""}
 <h2>Series</h2>
 {''.join(figures)}
 <h2>Points</h2>
@@ -296,9 +299,10 @@ A change point is a candidate until an interleaved A/B of its two sides confirms
     return page
 
 
-def _verdict(entry: dict[str, Any] | None) -> str:
+def _verdict(entry: Confirmed | None) -> str:
     if entry is None:
         return "candidate (not confirmed)"
-    return (f"{entry['verdict']}: ratio {entry['ratio']:.3f} [{entry['low']:.3f}, "
-            f"{entry['high']:.3f}] over {entry['rounds']} rounds" if entry["ratio"]
-            else entry["verdict"])
+    if entry.ratio is None or entry.low is None or entry.high is None:
+        return entry.verdict
+    return (f"{entry.verdict}: ratio {entry.ratio:.3f} [{entry.low:.3f}, {entry.high:.3f}] "
+            f"over {entry.rounds} rounds")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import TextIO
 
 from hdrh.histogram import HdrHistogram
 
-from loadgen import histogram
 from loadgen.cpus import format_cores
-from loadgen.engine import Interval
-from loadgen.result import KindFigures, RunResult, worker_figures
+from loadgen.results import histogram
+from loadgen.results.figures import Result
+from loadgen.results.measured import Interval
+from loadgen.results.metrics import METRICS
+from loadgen.results.run import KindFigures, RunResult, worker_stats
 
 _COLUMNS = ("p50", "p90", "p99", "p999", "p9999", "max")
 _HEADS = ("p50", "p90", "p99", "p99.9", "p99.99", "max")
@@ -121,12 +123,12 @@ def render(result: RunResult) -> str:
                  else f"(exit code {missing.exitcode})")
         lines.append(f"  PARTIAL: worker {missing.index} ended without a result {where}; "
                      f"its share of the load is missing")
-    for figures in (map(worker_figures, result.workers) if on_cluster else ()):
-        lines.append(f"  worker {figures['index']} on {figures['where']}: "
-                     f"{figures['throughput_rps']:,.0f} req/s, send lag p99 "
-                     f"{format_us(figures['send_lag_p99_us'])}, CPU "
-                     f"{figures['cpu_fraction']:.0%} of a core, on core(s) "
-                     f"{format_cores(tuple(figures['cpus']))}")
+    for figures in (map(worker_stats, result.workers) if on_cluster else ()):
+        lines.append(f"  worker {figures.index} on {figures.where}: "
+                     f"{figures.throughput_rps:,.0f} req/s, send lag p99 "
+                     f"{format_us(figures.send_lag_p99_us)}, CPU "
+                     f"{figures.cpu_fraction:.0%} of a core, on core(s) "
+                     f"{format_cores(figures.cpus)}")
     lines.append("")
     rate = f"{result.throughput_rps:,.0f} req/s"
     if check.intended_rps is not None:
@@ -181,16 +183,12 @@ class Progress:
             self.out.flush()
 
 
-def trial_figures(result: dict[str, Any]) -> str:
-    """A stored trial's result in a few words, for a progress line: over HTTP its throughput,
-    p50, p99 and server CPU; in process its figure over the mix."""
-    if "instructions_per_request" in result:
-        return f"{result['instructions_per_request'] or 0:,.0f} instructions/request (mix)"
-    if "us_per_request" in result:
-        return f"{result['us_per_request'] or 0:.2f} µs/request in process (mix)"
-    corrected = result["latency_us"]["corrected"]
-    return (f"{result['throughput_rps']:,.0f} req/s, p50 {format_us(corrected['p50'])}, "
-            f"p99 {format_us(corrected['p99'])}, "
-            f"{result['server_cpu_us_per_request'] or 0:.0f} µs CPU/request"
-            f"{'' if result['valid'] else ', INVALID'}"
-            f"{', GENERATOR-BOUND' if result['generator_bound'] else ''}")
+def trial_figures(result: Result) -> str:
+    """A stored trial's result in a few words, for a progress line: the charted metrics it
+    has, over the whole run (in process: over the mix)."""
+    parts = [f"{m.name} {format_us(int(value))}" if m.percentile is not None
+             else f"{m.title} {value:,.{0 if value >= 100 else 2}f} {m.unit}"
+             for m in METRICS if m.charted and (value := m.value(result)) is not None]
+    parts += [flag for flag, shown in (("INVALID", not result.valid),
+                                       ("GENERATOR-BOUND", result.generator_bound)) if shown]
+    return ", ".join(parts) or "no figures"

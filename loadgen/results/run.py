@@ -1,62 +1,46 @@
-"""A run's result: the workers' histograms and counters merged exactly, and the generator's
-verdict on itself."""
+"""A run's result: the workers' histograms and counters merged exactly, its generator
+self-check (loadgen.results.selfcheck), and the result as it is stored (HttpResult)."""
 
 from __future__ import annotations
 
 import io
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from loadgen import histogram
-from loadgen.engine import LATE_NS, WorkerResult
-from loadgen.profile import LoadProfile
-from loadgen.pyspy import PySpyProfile
-from loadgen.recording import KindResult
-from loadgen.usage import Sample, cpu_at
-
-# The self-check tells three causes apart (BENCHMARKING.md, sections 1 and 6); only the first
-# leaves a trial out of verdicts.
-# 1. The generator could not keep up. It sent late although connections were free: more than
-#    LATE_SHARE of its sends, and at least LATE_MIN of them (a share of a few dozen sends says
-#    nothing), each late by over engine.LATE_NS beyond any pause. Or its core was saturated: its
-#    own CPU plus its waiting for the core behind other processes, over the time it was not
-#    paused. Or it sent fewer than RATE_FLOOR of the planned requests although almost none had to
-#    wait for a connection.
-# 2. The machine paused (loadgen.pauses): reported with its length, per second; sends it delayed
-#    do not count against the generator.
-# 3. The server pushed back: more than PUSHBACK_SHARE of the requests waited for a busy
-#    connection (leaving out those due inside a pause: a pause leaves a backlog), or writes
-#    waited for a full socket.
-LATE_SHARE = 0.01
-LATE_MIN = 20
-RATE_FLOOR = 0.97
-WAITED_CEILING = 0.01
-# A generator process that keeps its core this busy reads responses late: in closed loop that
-# caps the throughput, in open loop it adds to both latencies and to the queue.
-CPU_CEILING = 0.95
-# From this share of its time waiting for its core, the generator's core is said to be shared.
-SHARED_CORE = 0.05
-# Pauses of 1 ms are common on a virtual machine: a run names the machine as a cause from this
-# much pause in all, or from one send it delayed.
-PAUSE_REPORTED_MS = 10
-PUSHBACK_SHARE = 0.05
-
-
-@dataclass(frozen=True)
-class MissingWorker:
-    """A worker that ended without a result (its share of the load is missing): a local
-    process, or a task on a cluster's worker `where`."""
-
-    index: int
-    exitcode: int | None
-    where: str = ""
-    reason: str = ""
+from loadgen.results import histogram
+from loadgen.results.figures import (
+    Checks,
+    Generator,
+    Histograms,
+    HttpResult,
+    KindStats,
+    Latency,
+    Pauses,
+    Percentiles,
+    Pushback,
+    Second,
+    SendLag,
+    ServerSample,
+    ServerStats,
+    Steal,
+    WorkerStats,
+)
+from loadgen.results.measured import (
+    KindResult,
+    MissingWorker,
+    PySpyProfile,
+    Sample,
+    WorkerResult,
+    cpu_at,
+)
+from loadgen.results.selfcheck import GeneratorCheck, check_generator, paused_in
+from loadgen.results.versions import json_text
+from loadgen.workloads.profile import LoadProfile
 
 
 @dataclass(frozen=True)
@@ -109,82 +93,19 @@ class KindFigures:
     def requests(self) -> int:
         return int(self.corrected.get_total_count())
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "latency_us": {
-                "corrected": histogram.summary(self.corrected),
-                "uncorrected": histogram.summary(self.uncorrected),
-            },
-            "send_lag_us": histogram.summary(self.send_lag, ("p50", "p99")),
-            "status": {str(code): n for code, n in sorted(self.status.items())},
-            "errors": dict(sorted(self.errors.items())),
-            "checks": {"sampled": self.checked, "failed": dict(self.failures)},
-            "histograms": {
-                "corrected": histogram.encode(self.corrected),
-                "uncorrected": histogram.encode(self.uncorrected),
-                "send_lag": histogram.encode(self.send_lag),
-            },
-        }
-
-
-@dataclass(frozen=True)
-class GeneratorCheck:
-    """How well the generator kept up, whether the machine paused, whether the server pushed
-    back; and so whether the run measured the server rather than the generator."""
-
-    intended_rps: float | None
-    achieved_rps: float
-    generator_lag_p99_us: int
-    waited_fraction: float  # of the sends: due while every connection was busy
-    waited_in_pause: int  # of those: due inside a pause
-    cpu_fraction: float  # the busiest worker's, over its unpaused time
-    core_wait_fraction: float  # the same worker's waiting for its core behind other processes
-    sent: int
-    late: int  # sends late with a connection free, beyond any pause
-    late_in_pause: int  # sends late only by a pause
-    pauses: tuple[tuple[float, float], ...]  # (start, length) in s after the window's start
-    write_blocked: int
-    write_blocked_s: float
-    reasons: tuple[str, ...]  # why the generator could not keep up; empty when it did
-
-    @property
-    def bound(self) -> bool:
-        return bool(self.reasons)
-
-    @property
-    def paused_s(self) -> float:
-        return sum(length for _, length in self.pauses)
-
-    def pause_json(self) -> dict[str, Any]:
-        longest = max(self.pauses, key=lambda p: p[1], default=None)
-        return {"count": len(self.pauses), "total_ms": round(self.paused_s * 1000, 3),
-                "longest_ms": round(longest[1] * 1000, 3) if longest else 0.0,
-                "longest_at_s": round(longest[0], 3) if longest else None,
-                "late_sends": self.late_in_pause}
-
-    def pushback_json(self) -> dict[str, Any]:
-        return {"waited_for_connection": round(self.waited_fraction, 6),
-                "waited_in_pause": self.waited_in_pause,
-                "writes_blocked": self.write_blocked,
-                "write_blocked_ms": round(self.write_blocked_s * 1000, 3)}
-
-
-def merge_pauses(pauses: Iterable[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
-    """The union of several workers' pauses: a pause of the machine holds them all at once."""
-    merged: list[tuple[float, float]] = []
-    for start, length in sorted(pauses):
-        if merged and start <= merged[-1][0] + merged[-1][1]:
-            last = merged[-1]
-            merged[-1] = (last[0], max(last[1], start + length - last[0]))
-        else:
-            merged.append((start, length))
-    return tuple(merged)
-
-
-def paused_in(pauses: Iterable[tuple[float, float]], start: float, end: float) -> float:
-    """Seconds of [start, end) inside the pauses."""
-    return sum(max(0.0, min(end, s + n) - max(start, s)) for s, n in pauses)
+    def stats(self) -> KindStats:
+        """As it is stored."""
+        return KindStats(
+            requests=self.requests,
+            latency_us=Latency(corrected=Percentiles(**histogram.summary(self.corrected)),
+                               uncorrected=Percentiles(**histogram.summary(self.uncorrected))),
+            send_lag_us=SendLag(**histogram.summary(self.send_lag, ("p50", "p99"))),
+            status={str(code): n for code, n in sorted(self.status.items())},
+            errors=dict(sorted(self.errors.items())),
+            checks=Checks(sampled=self.checked, failed=dict(self.failures)),
+            histograms=Histograms(corrected=histogram.encode(self.corrected),
+                                  uncorrected=histogram.encode(self.uncorrected),
+                                  send_lag=histogram.encode(self.send_lag)))
 
 
 @dataclass
@@ -298,46 +219,8 @@ class RunResult:
         return 1 - self.succeeded / attempted if attempted else 1.0
 
     def check_generator(self) -> GeneratorCheck:
-        duration = (self.duration_s or 1.0) * self.profile.turns.share  # in its turns
-        open_loop = self.profile.open_loop
-        sent = sum(w.sent for w in self.workers) if open_loop else self.requests
-        busiest = max(self.workers, key=lambda w: w.cpu_fraction + w.core_wait_fraction,
-                      default=None)
-        cpu = busiest.cpu_fraction if busiest else 0.0
-        core_wait = busiest.core_wait_fraction if busiest else 0.0
-        lag_p99 = int(histogram.merge(w.generator_lag for w in self.workers)
-                      .get_value_at_percentile(99.0))
-        waited = sum(w.waited for w in self.workers) / sent if sent else 0.0
-        late = sum(w.late for w in self.workers)
-        reasons = []
-        intended_rps = None
-        if open_loop:
-            intended = sum(w.intended for w in self.workers)
-            intended_rps = intended / duration
-            if late >= LATE_MIN and late > LATE_SHARE * sent:
-                shared = (f"; its core was shared: it waited for it {core_wait:.0%} of the time "
-                          f"behind other processes" if core_wait >= SHARED_CORE else "")
-                reasons.append(f"it sent {late:,} of {sent:,} requests ({late / sent:.1%}) over "
-                               f"{LATE_NS / 1e6:g} ms late although connections were free, "
-                               f"beyond any pause of the machine{shared}")
-            if (intended and sent < RATE_FLOOR * intended and waited < WAITED_CEILING
-                    and not self.total.errors):
-                reasons.append(f"it sent {sent / intended:.0%} of the scheduled requests "
-                               f"although almost none waited for a connection")
-        if cpu + core_wait >= CPU_CEILING:
-            effect = ("responses may have waited to be read, so latency and queueing are "
-                      "partly the generator's" if open_loop else
-                      "the throughput may be the generator's limit, not the server's")
-            shared = (f", {core_wait:.0%} waiting for it behind other processes"
-                      if core_wait >= SHARED_CORE else "")
-            reasons.append(f"its core was saturated ({cpu:.0%} its own work{shared}): {effect}")
-        return GeneratorCheck(
-            intended_rps, sent / duration, lag_p99, waited,
-            sum(w.waited_in_pause for w in self.workers), cpu, core_wait, sent, late,
-            sum(w.late_in_pause for w in self.workers),
-            merge_pauses(p for w in self.workers for p in w.pauses),
-            sum(w.write_blocked for w in self.workers),
-            sum(w.write_blocked_s for w in self.workers), tuple(reasons))
+        return check_generator(self.profile, self.workers, self.duration_s, self.requests,
+                               bool(self.total.errors))
 
     def steal_ms(self, server: bool) -> list[float]:
         """Stolen ms in each second of the window: on the generator's cores (the worst of its
@@ -350,16 +233,6 @@ class RunResult:
         else:
             rows = []
         return [max(column) for column in zip_longest(*rows, fillvalue=0.0)]
-
-    def causes(self, check: GeneratorCheck) -> list[str]:
-        """What besides the server shaped this run's figures, in the self-check's words."""
-        causes = ["generator"] if check.bound else []
-        if check.paused_s * 1000 >= PAUSE_REPORTED_MS or check.late_in_pause:
-            causes.append("machine pause")
-        waited = check.waited_fraction - (check.waited_in_pause / check.sent if check.sent else 0)
-        if waited > PUSHBACK_SHARE or check.write_blocked:
-            causes.append("server pushback")
-        return causes
 
     # -- output ------------------------------------------------------------------------------------
 
@@ -374,75 +247,72 @@ class RunResult:
                 uncorrected.add(HdrHistogram.decode(interval.uncorrected))
         return [(i, *merged[i]) for i in sorted(merged)]
 
-    def to_json(self) -> dict[str, Any]:
+    def record(self) -> HttpResult:
+        """The result as it is stored (loadgen.results.figures)."""
         check = self.check_generator()
         steal, server_steal = self.steal_ms(server=False), self.steal_ms(server=True)
-        whole = self.total.to_json()
-        return {
-            "target": self.target,
-            "profile": self.profile.to_json(),
-            "requests": self.requests,
-            "duration_s": round(self.duration_s, 6),
-            "throughput_rps": round(self.throughput_rps, 3),
-            "latency_us": whole["latency_us"],
-            "send_lag_us": whole["send_lag_us"],
-            "status": whole["status"],
-            "errors": whole["errors"],
-            "valid": self.valid,
-            "invalid_reasons": self.invalid_reasons(),
-            "generator_bound": check.bound,
-            "causes": self.causes(check),
-            "generator": {
-                "reasons": list(check.reasons),
-                "intended_rps": check.intended_rps,
-                "achieved_rps": round(check.achieved_rps, 3),
-                "generator_lag_p99_us": check.generator_lag_p99_us,
-                "late_sends": check.late,
-                "waited_for_connection": round(check.waited_fraction, 6),
-                "cpu_fraction": round(check.cpu_fraction, 4),
-                "core_wait_fraction": round(check.core_wait_fraction, 4),
-                "cpus": list(self.generator_cpus),
-                "processes": len(self.workers) + len(self.missing),
-                "unsent": sum(w.unsent for w in self.workers),
-                "reconnects": sum(w.reconnects for w in self.workers),
-                "flows_completed": sum(w.flows for w in self.workers),
+        whole = self.total.stats()
+        longest = max(check.pauses, key=lambda p: p[1], default=None)
+        server = self.server
+        return HttpResult(
+            target=self.target, profile=self.profile, requests=self.requests,
+            duration_s=round(self.duration_s, 6), throughput_rps=round(self.throughput_rps, 3),
+            latency_us=whole.latency_us, send_lag_us=whole.send_lag_us, status=whole.status,
+            errors=whole.errors, valid=self.valid, invalid_reasons=tuple(self.invalid_reasons()),
+            generator_bound=check.bound, causes=tuple(check.causes),
+            generator=Generator(
+                reasons=check.reasons, intended_rps=check.intended_rps,
+                achieved_rps=round(check.achieved_rps, 3),
+                generator_lag_p99_us=check.generator_lag_p99_us, late_sends=check.late,
+                waited_for_connection=round(check.waited_fraction, 6),
+                cpu_fraction=round(check.cpu_fraction, 4),
+                core_wait_fraction=round(check.core_wait_fraction, 4),
+                cpus=tuple(self.generator_cpus),
+                processes=len(self.workers) + len(self.missing),
+                unsent=sum(w.unsent for w in self.workers),
+                reconnects=sum(w.reconnects for w in self.workers),
+                flows_completed=sum(w.flows for w in self.workers),
                 # Each worker's own figures, so that an overloaded one shows.
-                "workers": [worker_figures(w) for w in self.workers],
-            },
-            "machine_pauses": {**check.pause_json(),
-                               "steal_ms": {"generator": round(sum(steal), 1),
-                                            "server": round(sum(server_steal), 1)}},
-            "server_pushback": check.pushback_json(),
-            "server_cpus": list(self.server_cpus) if self.server_cpus is not None else None,
-            "server_cpu_us_per_request": _rounded(self.server_cpu_us_per_request),
-            "server_rss_mb_max": round(self.server.rss_mb_max, 1) if self.server else None,
-            "server": None if self.server is None else {
-                "name": self.server.name,
-                "workers": self.server.workers,
-                "samples": [{"at": round(s.at - self.window[0], 3), "cpu_s": round(s.cpu_s, 4),
-                             "rss_mb": round(s.rss_mb, 1)} for s in self.server.samples],
-            },
-            "profiled": self.profiled,
-            "py_spy": None if self.py_spy is None else self.py_spy.to_json(),
-            "interrupted": self.interrupted,
-            "partial": self.partial,
-            "missing_workers": [asdict(m) for m in self.missing],
-            "histograms": whole["histograms"],
-            "kinds": {name: figures.to_json() for name, figures in self.kinds.items()},
+                workers=tuple(map(worker_stats, self.workers))),
+            machine_pauses=Pauses(
+                count=len(check.pauses), total_ms=round(check.paused_s * 1000, 3),
+                longest_ms=round(longest[1] * 1000, 3) if longest else 0.0,
+                longest_at_s=round(longest[0], 3) if longest else None,
+                late_sends=check.late_in_pause,
+                steal_ms=Steal(generator=round(sum(steal), 1),
+                               server=round(sum(server_steal), 1))),
+            server_pushback=Pushback(
+                waited_for_connection=round(check.waited_fraction, 6),
+                waited_in_pause=check.waited_in_pause, writes_blocked=check.write_blocked,
+                write_blocked_ms=round(check.write_blocked_s * 1000, 3)),
+            server_cpus=None if self.server_cpus is None else tuple(self.server_cpus),
+            server_cpu_us_per_request=_rounded(self.server_cpu_us_per_request),
+            server_rss_mb_max=round(server.rss_mb_max, 1) if server else None,
+            server=None if server is None else ServerStats(
+                name=server.name, workers=server.workers,
+                samples=tuple(ServerSample(at=round(s.at - self.window[0], 3),
+                                           cpu_s=round(s.cpu_s, 4), rss_mb=round(s.rss_mb, 1))
+                              for s in server.samples)),
+            profiled=self.profiled, py_spy=self.py_spy, interrupted=self.interrupted,
+            partial=self.partial, missing_workers=tuple(self.missing),
+            histograms=whole.histograms,
+            kinds={name: figures.stats() for name, figures in self.kinds.items()},
             # Seconds a pause touched are marked: their latencies include it.
-            "series": [
-                {"second": i, "requests": int(c.get_total_count()),
-                 "p50_us": int(c.get_value_at_percentile(50.0)),
-                 "p99_us": int(c.get_value_at_percentile(99.0)),
-                 "paused_ms": round(paused_in(check.pauses, i, i + 1) * 1000, 3),
-                 "steal_ms": steal[i] if i < len(steal) else 0.0,
-                 "server_steal_ms": server_steal[i] if i < len(server_steal) else 0.0}
-                for i, c, _ in self.intervals()
-            ],
-        }
+            series=tuple(
+                Second(second=i, requests=int(c.get_total_count()),
+                       p50_us=int(c.get_value_at_percentile(50.0)),
+                       p99_us=int(c.get_value_at_percentile(99.0)),
+                       paused_ms=round(paused_in(check.pauses, i, i + 1) * 1000, 3),
+                       steal_ms=steal[i] if i < len(steal) else 0.0,
+                       server_steal_ms=server_steal[i] if i < len(server_steal) else 0.0)
+                for i, c, _ in self.intervals()))
+
+    def to_json(self) -> dict[str, Any]:
+        return self.record().to_json()
 
     def json_text(self) -> str:
-        return json.dumps(self.to_json(), indent=2) + "\n"
+        """`run --json`: the stored result, with the schema version."""
+        return json_text(self.record().to_json(), indent=2)
 
     def hlog_text(self) -> str:
         """The per-second histograms in the HdrHistogram interval log format."""
@@ -466,12 +336,13 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def worker_figures(worker: WorkerResult) -> dict[str, Any]:
-    """One worker's own figures (JSON-ready), so that an overloaded one shows."""
+def worker_stats(worker: WorkerResult) -> WorkerStats:
+    """One worker's own figures, so that an overloaded one shows."""
     requests = int(histogram.merge(k.corrected for k in worker.kinds.values())
                    .get_total_count())
     lag = histogram.merge(k.send_lag for k in worker.kinds.values())
-    return {"index": worker.share.index, "where": worker.where, "requests": requests,
-            "throughput_rps": round(requests / worker.measured_s, 3) if worker.measured_s
-            else 0.0, "send_lag_p99_us": int(lag.get_value_at_percentile(99.0)),
-            "cpu_fraction": round(worker.cpu_fraction, 4), "cpus": list(worker.cpus)}
+    return WorkerStats(
+        index=worker.share.index, where=worker.where, requests=requests,
+        throughput_rps=round(requests / worker.measured_s, 3) if worker.measured_s else 0.0,
+        send_lag_p99_us=int(lag.get_value_at_percentile(99.0)),
+        cpu_fraction=round(worker.cpu_fraction, 4), cpus=tuple(worker.cpus))

@@ -2,14 +2,15 @@
 
 Each trial file carries the schema version, the machine, loadgen's commit, the cell (target,
 server, scenario and its parameters), the packages of the environment that served it, its
-round and position, and the full run result (histograms included). A file of another schema
-version is refused in one line rather than misread.
+round and position, and the full run result (histograms included): a Trial
+(loadgen.results.model). A file of a schema version this loadgen does not read is refused in one
+line rather than misread (loadgen.results.versions).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import importlib.metadata
 import os
 import platform
 import subprocess
@@ -20,11 +21,11 @@ from typing import Any
 
 from loadgen import cpus
 from loadgen.errors import LoadgenError
-from loadgen.output import write_atomically
+from loadgen.results.model import Trial
+from loadgen.results.output import write_atomically
+from loadgen.results.versions import json_text, read
 
-SCHEMA_VERSION = 1
-RESULTS_DIR = Path("results")
-_REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path("results")  # of the working directory; --results names another
 
 
 def machine() -> dict[str, Any]:
@@ -44,11 +45,26 @@ def machine_id(info: dict[str, Any]) -> str:
 
 
 def toolkit_commit() -> dict[str, Any]:
+    """The commit of the checkout loadgen runs from, and whether it has changes; for a copy
+    installed from a package, its version."""
+    here = Path(__file__).resolve()
+
     def git(*args: str) -> str:
-        done = subprocess.run(["git", "-C", str(_REPO), *args], capture_output=True, text=True)
+        try:
+            done = subprocess.run(["git", "-C", str(here.parent), *args], capture_output=True,
+                                  text=True)
+        except OSError:  # no git on this machine
+            return ""
         return done.stdout.strip() if done.returncode == 0 else ""
-    return {"commit": git("rev-parse", "HEAD") or None,
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    # An installed copy may lie inside some work tree (a virtual environment in a checkout):
+    # only a tracked file makes it loadgen's own checkout.
+    if git("ls-files", "--", str(here)):
+        return {"commit": git("rev-parse", "HEAD") or None,
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    try:
+        return {"commit": importlib.metadata.version("loadgen"), "dirty": False}
+    except importlib.metadata.PackageNotFoundError:
+        return {"commit": None, "dirty": False}
 
 
 @dataclass(frozen=True)
@@ -76,19 +92,20 @@ class RunStore:
             return cls(path)
         raise LoadgenError(f"cannot make a run folder in {folder}")
 
-    def write_trial(self, document: dict[str, Any]) -> Path:
-        """Write one trial as soon as it ends (atomically), so nothing measured is lost."""
-        name = (f"trial-r{document['round']:02d}-p{document['position']:02d}-"
-                f"{document['cell']['name'].replace('/', '_')}.json")
-        path = self.path / name
-        write_atomically(path, json.dumps({"schema_version": SCHEMA_VERSION, **document},
-                                          indent=1) + "\n")
-        return path
+    def write_trial(self, document: dict[str, Any]) -> Trial:
+        """Write one trial as soon as it ends (atomically), so nothing measured is lost. The
+        document is read as a Trial first: a writer that drifts from the record fails here, in
+        its tests, not in every reader later."""
+        trial = Trial.from_json(document)
+        name = (f"trial-r{trial.round:02d}-p{trial.position:02d}-"
+                f"{trial.cell.name.replace('/', '_')}.json")
+        write_atomically(self.path / name, json_text(trial.to_json()))
+        return trial
 
-    def trials(self) -> list[dict[str, Any]]:
+    def trials(self) -> list[Trial]:
         return [read_trial(p) for p in sorted(self.path.glob("trial-*.json"))]
 
-    def readable_trials(self) -> tuple[list[dict[str, Any]], list[str]]:
+    def readable_trials(self) -> tuple[list[Trial], list[str]]:
         """The trials that read, and why each other did not (a file cut short, another
         schema version): one damaged file need not keep the rest from a comparison."""
         trials, problems = [], []
@@ -100,14 +117,6 @@ class RunStore:
         return trials, problems
 
 
-def read_trial(path: Path) -> dict[str, Any]:
-    """A trial document; one of another schema version is refused."""
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise LoadgenError(f"cannot read {path}: {exc}") from None
-    version = document.get("schema_version") if isinstance(document, dict) else None
-    if version != SCHEMA_VERSION:
-        raise LoadgenError(f"{path}: schema version {version!r}; this loadgen reads version "
-                           f"{SCHEMA_VERSION}")
-    return document  # type: ignore[no-any-return]
+def read_trial(path: Path) -> Trial:
+    """A trial file (schema version 1 or 2); any other is refused in one line."""
+    return read(path, "a trial", Trial.from_json)

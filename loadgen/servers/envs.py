@@ -2,14 +2,16 @@
 
 A target that names its packages (say `starlette==0.37.2` and `python-multipart==0.0.9`) is
 served from an environment holding exactly those plus the server's own packages, so versions
-can be compared side by side. Environments live under .cache/envs/, keyed by a hash of what
-they hold, and are reused across runs; a spec that cannot be installed fails with the
-installer's message, and only the cells that need it.
+can be compared side by side. Environments live under .cache/envs/ of the working directory
+(or envs/ of $LOADGEN_CACHE), keyed by a hash of what they hold, and are reused across runs; a
+spec that cannot be installed fails with the installer's message, and only the cells that need
+it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +19,10 @@ from pathlib import Path
 
 from loadgen.errors import LoadgenError
 
-CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache" / "envs"
+# What loadgen builds and keeps between runs, not beside its own code: that may be an installed,
+# read-only copy. Absolute, as servers and git run in other folders.
+CACHE_ROOT = Path(os.environ.get("LOADGEN_CACHE") or ".cache").resolve()
+CACHE_DIR = CACHE_ROOT / "envs"
 # What each server needs besides itself, for the loop and parser it is started with.
 SERVER_PACKAGES = {
     "uvicorn": ("uvicorn", "uvloop", "httptools"),

@@ -19,10 +19,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+import loadgen_targets
 from loadgen.errors import LoadgenError
-from loadgen.request import Endpoint
+from loadgen.workloads.request import Endpoint
 
-TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
+# The built-in targets: targets/ of the project, installed as the package loadgen_targets
+# (pyproject.toml maps it), served from the checkout by an editable install. Its first folder:
+# an editable install also lists a placeholder that is no folder.
+TARGETS_DIR = next(Path(p) for p in loadgen_targets.__path__ if Path(p).is_dir())
 READY_TIMEOUT_S = 20.0
 STOP_GRACE_S = 5.0
 LOG_TAIL_LINES = 15

@@ -2,12 +2,13 @@
 children from outside, and a recording leaves a speedscope profile (NAME.speedscope.json) and a
 flame graph drawn from it (NAME.flame.svg).
 
-One py-spy process per recording, writing speedscope, with the SVG drawn by loadgen.flamegraph
-from that file: py-spy writes one format per process, and a second py-spy beside the first would
-double what sampling costs the server (about 3% of a core each at 100 Hz here) and give the two
-files different samples. `--nonblocking`, because py-spy otherwise stops the process for each
-sample, and those pauses would land in the latencies being measured. `--subprocesses`, so that
-every worker of a server is sampled; each stack starts with the process it came from.
+One py-spy process per recording, writing speedscope, with the SVG drawn by
+loadgen.servers.flamegraph from that file: py-spy writes one format per process, and a second py-
+spy beside the first would double what sampling costs the server (about 3% of a core each at 100 Hz
+here) and give the two files different samples. `--nonblocking`, because py-spy otherwise stops the
+process for each sample, and those pauses would land in the latencies being measured.
+`--subprocesses`, so that every worker of a server is sampled; each stack starts with the process
+it came from.
 
 Sampling needs ptrace. Where it is not allowed, or py-spy is not installed, a recording says why
 it has no profile, in words for one line, and whatever it profiled runs all the same.
@@ -29,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from loadgen import flamegraph
 from loadgen.cpus import pinned
+from loadgen.results.measured import PySpyProfile
+from loadgen.servers import flamegraph
 
 RATE_HZ = 100  # py-spy's default: about 3% of a core; 1000 Hz cost 20% and doubled a p99
 STOP_GRACE_S = 5.0  # py-spy writes its file on SIGINT; one that takes longer is killed
@@ -54,25 +56,6 @@ class SamplingPlan:
     @property
     def flamegraph(self) -> Path:
         return self.folder / f"{self.name}.flame.svg"
-
-
-@dataclass(frozen=True)
-class PySpyProfile:
-    """What a recording left: its files, its samples and the cores py-spy ran on; or, with
-    `problem`, why there is no profile."""
-
-    cores: tuple[int, ...]
-    rate_hz: int = RATE_HZ
-    speedscope: Path | None = None
-    flamegraph: Path | None = None
-    samples: int = 0
-    problem: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"cores": list(self.cores), "rate_hz": self.rate_hz, "samples": self.samples,
-                "speedscope": None if self.speedscope is None else str(self.speedscope),
-                "flamegraph": None if self.flamegraph is None else str(self.flamegraph),
-                "problem": self.problem}
 
 
 def find_pyspy() -> str | None:

@@ -12,20 +12,13 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 
 import psutil
 
+from loadgen.results.measured import Sample
+
 SAMPLE_INTERVAL_S = 1.0
-
-
-@dataclass(frozen=True)
-class Sample:
-    at: float  # seconds since the epoch
-    cpu_s: float  # user + system CPU of the process tree so far
-    rss_mb: float  # resident memory of the process tree
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -113,14 +106,3 @@ class UsageSampler:
                 self._marks = [m for m in self._marks if m > now]
             if now >= due:
                 due += self._interval_s
-
-
-def cpu_at(samples: list[Sample], at: float) -> float:
-    """The tree's CPU seconds at instant `at`, interpolated linearly between samples."""
-    if at <= samples[0].at:
-        return samples[0].cpu_s
-    for before, after in pairwise(samples):
-        if before.at <= at <= after.at:
-            share = (at - before.at) / (after.at - before.at) if after.at > before.at else 1.0
-            return before.cpu_s + share * (after.cpu_s - before.cpu_s)
-    return samples[-1].cpu_s

@@ -160,3 +160,11 @@ def parse_stages(text: str) -> tuple[Stage, ...]:
             raise LoadgenError(f"not a rate in stage {part!r}") from None
         stages.append(Stage(parse_duration(duration), rate_value))
     return tuple(stages)
+
+
+@dataclass(frozen=True)
+class Share:
+    """Worker `index` of `count` takes this fraction of the load."""
+
+    index: int = 0
+    count: int = 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from loadgen.checks import Expectation
 from loadgen.errors import LoadgenError
+from loadgen.workloads.checks import Expectation
 
 
 @dataclass(frozen=True)

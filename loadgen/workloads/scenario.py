@@ -28,9 +28,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import loadgen_scenarios
 from loadgen.errors import LoadgenError
 
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+# The built-in scenarios: scenarios/ of the project, installed as the package loadgen_scenarios
+# (pyproject.toml maps it). Its first folder: an editable install also lists a placeholder.
+SCENARIOS_DIR = next(Path(p) for p in loadgen_scenarios.__path__ if Path(p).is_dir())
 
 
 @dataclass(frozen=True)

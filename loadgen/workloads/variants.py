@@ -11,16 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from loadgen.checks import Expectation
 from loadgen.errors import LoadgenError
-from loadgen.request import Endpoint, RequestTemplate
-from loadgen.scenario import Body, File, Form, Json, Multipart, Request
+from loadgen.workloads.checks import Expectation
+from loadgen.workloads.request import Endpoint, RequestTemplate
+from loadgen.workloads.scenario import Body, File, Form, Json, Multipart, Request
 
 _PATTERNS = {"zeros": b"\0", "text": b"lorem ipsum dolor sit amet ", "crlf": b"\r\n",
              "crlf-dash": b"\r\n--"}
@@ -150,3 +150,17 @@ def mix(requests: list[Request], variants: list[list[Variant]], length: int,
         index += len(group)
     chosen = rng.choices(range(len(requests)), [r.weight for r in requests], k=length)
     return tuple(starts[r] + rng.randrange(len(variants[r])) for r in chosen)
+
+
+def cycle_of(templates: Sequence[RequestTemplate], mix: Sequence[int],
+             check_every: int) -> list[tuple[RequestTemplate, Expectation | None]]:
+    """The cycle a worker sends: (template, its expectation if this one is checked in full),
+    in the mix's order (the templates in turn if there is no mix)."""
+    order = mix or tuple(range(len(templates)))
+    # Long enough that sampling every Nth does not always land on the same template.
+    length = len(order) * max(1, -(-check_every // len(order))) if check_every else len(order)
+    cycle = []
+    for i in range(length):
+        template = templates[order[i % len(order)]]
+        cycle.append((template, template.expect if check_every and i % check_every == 0 else None))
+    return cycle

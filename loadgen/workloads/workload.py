@@ -7,11 +7,11 @@ from typing import Any, Protocol
 
 import httpx
 
-from loadgen.checks import verify
 from loadgen.errors import LoadgenError
-from loadgen.request import Endpoint, RequestTemplate, get_template
-from loadgen.scenario import Scenario
-from loadgen.variants import Variant, build_variants, mix, templates
+from loadgen.workloads.checks import verify
+from loadgen.workloads.request import Endpoint, RequestTemplate, get_template
+from loadgen.workloads.scenario import Scenario
+from loadgen.workloads.variants import Variant, build_variants, mix, templates
 
 MIX_LENGTH = 4096
 

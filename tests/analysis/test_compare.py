@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from loadgen.compare import (
+from loadgen.analysis.compare import (
     INCONCLUSIVE,
-    METRICS,
     NO_CHANGE,
     REGRESSION,
     TOO_FEW,
     Comparison,
     answered,
-    bootstrap_interval,
     compare,
     compare_runs,
     could_decide,
@@ -24,35 +23,24 @@ from loadgen.compare import (
     gate_code,
     look_level,
     markdown,
-    metric,
     planned_level,
     regressed,
     rounds_needed,
     too_few_samples,
     verdict,
-    with_deltas,
 )
+from loadgen.analysis.intervals import bootstrap_interval
 from loadgen.errors import LoadgenError
+from loadgen.results.figures import HttpResult
+from loadgen.results.metrics import METRICS, metric, with_deltas
+from loadgen.results.model import Trial
+from tests.trials import result_json, trial
 
 THROUGHPUT, P50, _, _, CPU, *_ = METRICS
 
 
-def trial(target: str, round_: int, cpu: float, rps: float = 1000.0, valid: bool = True,
-          status: str = "ok", requests: int = 100_000) -> dict[str, Any]:
-    latency = {"p50": 500, "p90": 800, "p99": 1000, "p999": 2000, "p9999": 3000, "max": 4000}
-    return {
-        "round": round_, "status": status,
-        "cell": {"name": f"{target}/uvicorn/plaintext", "target": target, "server": "uvicorn",
-                 "scenario": "plaintext"},
-        "result": {"throughput_rps": rps, "valid": valid, "generator_bound": False,
-                   "requests": requests, "profile": {"stages": []},
-                   "server_cpu_us_per_request": cpu,
-                   "latency_us": {"corrected": latency}, "kinds": {}},
-    }
-
-
 def noisy(target: str, cpu: float, rounds: int, seed: int, noise: float = 0.02
-          ) -> list[dict[str, Any]]:
+          ) -> list[Trial]:
     rng = random.Random(seed)
     return [trial(target, r, cpu * (1 + rng.uniform(-noise, noise))) for r in range(rounds)]
 
@@ -100,8 +88,8 @@ def test_a_against_itself_is_no_regression_and_slower_is() -> None:
 
 def test_unusable_trials_are_left_out_and_counted() -> None:
     trials = noisy("a", 50, 4, 1) + noisy("b", 50, 4, 2)
-    trials[5]["result"]["valid"] = False
-    trials[6]["status"] = "failed"
+    trials[5] = replace(trials[5], result=replace(trials[5].result, valid=False))
+    trials[6] = replace(trials[6], status="failed")
     comparisons, left_out = compare(trials, ("a", "uvicorn"))
     assert left_out == {"b/uvicorn/plaintext": 2}
     assert len(by_metric(comparisons, "b/uvicorn/plaintext", "p50").ratios) == 2
@@ -151,25 +139,26 @@ def test_a_gate_asks_only_whether_it_got_worse_than_delta() -> None:
 
 
 def test_a_latency_metric_of_one_request_kind() -> None:
-    result = {"latency_us": {"corrected": {"p50": 100}},
-              "kinds": {"/b": {"latency_us": {"corrected": {"p50": 250}}}}}
-    assert metric("p50", "/b").value(result) == 250
+    document = result_json(kinds={"/b": (1000, 250)})
+    document["latency_us"]["corrected"]["p50"] = 100
+    figures = HttpResult.from_json(document)
+    assert metric("p50", "/b").value(figures) == 250
     assert metric("p50", "/b").label == "p50 [/b]"
-    assert metric("p50", "/c").value(result) is None
-    assert metric("p50").value(result) == 100
+    assert metric("p50", "/c").value(figures) is None
+    assert metric("p50").value(figures) == 100
     with pytest.raises(LoadgenError, match="measured for the whole run"):
         metric("cpu_per_request", "/b")
 
 
 def test_a_percentile_needs_twenty_samples_beyond_it_in_every_trial() -> None:
     p99, p999 = metric("p99"), metric("p999")
-    results = [trial("a", 0, 50, requests=2000)["result"],
-               trial("a", 1, 50, requests=1999)["result"]]
+    results = [trial("a", 0, 50, requests=2000).result,
+               trial("a", 1, 50, requests=1999).result]
     assert too_few_samples(p99, results[:1]) is None  # 20 beyond p99
     assert too_few_samples(p99, results) == 1999
-    assert too_few_samples(p999, [trial("a", 0, 50, requests=20_000)["result"]]) is None
-    assert too_few_samples(CPU, [trial("a", 0, 50, requests=5)["result"]]) is None
-    kinds = {"kinds": {"/b": {"requests": 50, "latency_us": {"corrected": {"p50": 1}}}}}
+    assert too_few_samples(p999, [trial("a", 0, 50, requests=20_000).result]) is None
+    assert too_few_samples(CPU, [trial("a", 0, 50, requests=5).result]) is None
+    kinds = HttpResult.from_json(result_json(kinds={"/b": (50, 1)}))
     assert too_few_samples(metric("p50", "/b"), [kinds]) is None  # 25 beyond the median
     assert too_few_samples(metric("p99", "/b"), [kinds]) is None  # no p99 there to judge
 
@@ -201,7 +190,7 @@ def test_a_stricter_level_widens_the_interval() -> None:
 def test_a_run_that_may_add_rounds_is_judged_at_its_share_of_the_error() -> None:
     trials = noisy("a", 50, 4, 1) + noisy("b", 50, 4, 2)
     assert planned_level(trials) == 0.95
-    comparisons, _ = compare([{**t, "looks": 3} for t in trials], ("a", "uvicorn"))
+    comparisons, _ = compare([replace(t, looks=3) for t in trials], ("a", "uvicorn"))
     assert {c.level for c in comparisons} == {look_level(3)}
     assert markdown(comparisons, {}).startswith("| cell | vs | metric | ratio | 98.3% CI |")
 
@@ -224,12 +213,12 @@ def test_the_rounds_needed_follow_the_noise_seen() -> None:
 
 def test_a_paired_half_meets_the_baseline_half_beside_it() -> None:
     # Round 0 had b and c each beside its own a: b's ratio is against a's half in b's pair.
-    trials = [{**trial("b", 0, 110.0), "pair": "b/uvicorn/plaintext"},
-              {**trial("a", 0, 100.0), "pair": "b/uvicorn/plaintext"},
-              {**trial("c", 0, 100.0), "pair": "c/uvicorn/plaintext"},
-              {**trial("a", 0, 50.0), "pair": "c/uvicorn/plaintext"},
-              {**trial("b", 1, 220.0), "pair": "b/uvicorn/plaintext"},
-              {**trial("a", 1, 200.0), "pair": "b/uvicorn/plaintext"}]
+    trials = [trial("b", 0, 110.0, pair="b/uvicorn/plaintext"),
+              trial("a", 0, 100.0, pair="b/uvicorn/plaintext"),
+              trial("c", 0, 100.0, pair="c/uvicorn/plaintext"),
+              trial("a", 0, 50.0, pair="c/uvicorn/plaintext"),
+              trial("b", 1, 220.0, pair="b/uvicorn/plaintext"),
+              trial("a", 1, 200.0, pair="b/uvicorn/plaintext")]
     comparisons, _ = compare(trials, ("a", "uvicorn"), (CPU,))
     assert by_metric(comparisons, "b/uvicorn/plaintext", "cpu_per_request").ratios == (1.1, 1.1)
     assert by_metric(comparisons, "c/uvicorn/plaintext", "cpu_per_request").ratios == (2.0,)

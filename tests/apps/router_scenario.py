@@ -1,6 +1,6 @@
 """The history tests' scenario: the tiny router's three routes, equally often."""
 
-from loadgen.scenario import Check, Request
+from loadgen.workloads.scenario import Check, Request
 
 DESCRIPTION = "the tiny router's routes /a, /b and /c"
 

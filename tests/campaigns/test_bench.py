@@ -17,15 +17,17 @@ from typing import Any
 
 import pytest
 
-from loadgen.bench import RoundRunner, run_bench, run_budgeted, schedule, trials_of
-from loadgen.benchfile import Bench, Cell, load_bench, with_budget
-from loadgen.compare import REGRESSION, compare
-from loadgen.errors import LoadgenError
-from loadgen.report import build_report
-from loadgen.runner import Placement
-from loadgen.store import SCHEMA_VERSION, RunStore, read_trial
-
-from .conftest import APPS_DIR, GENERATOR_CORES, SERVER_CORES
+from loadgen.analysis.compare import REGRESSION, compare
+from loadgen.campaigns.bench import RoundRunner, run_bench, run_budgeted, schedule, trials_of
+from loadgen.campaigns.benchfile import Bench, Cell, load_bench, with_budget
+from loadgen.measure.runner import Placement
+from loadgen.present.report import build_report
+from loadgen.results.figures import HttpResult
+from loadgen.results.metrics import metric
+from loadgen.results.store import RunStore, read_trial
+from loadgen.results.versions import SCHEMA_VERSION, json_text
+from tests.conftest import APPS_DIR, GENERATOR_CORES, SERVER_CORES
+from tests.trials import trial_json
 
 TINY = f"""
 rounds = 3
@@ -131,15 +133,10 @@ def fake_rounds(store: RunStore, clock: Clock, cpu: Callable[[str, int], float]
         for round_index, order in enumerate(schedule(bench, cells), first):
             for position, cell in enumerate(order):
                 clock.now += 1
-                store.write_trial({
-                    "round": round_index, "position": position, "status": "ok",
-                    "looks": bench.looks,
-                    "cell": {"name": cell.name, "target": cell.target.name,
-                             "server": cell.server.name, "scenario": cell.scenario.label},
-                    "result": {"valid": True, "generator_bound": False, "requests": 300,
-                               "profile": {"stages": [{"rate": 300}]}, "kinds": {},
-                               "server_cpu_us_per_request": cpu(cell.target.name,
-                                                                round_index)}})
+                store.write_trial(trial_json(
+                    cell.target.name, round_index, cpu(cell.target.name, round_index),
+                    server=cell.server.name, scenario=cell.scenario.label, requests=300,
+                    open_loop=True, position=position, looks=bench.looks))
                 written += 1
         return written, True
     return run
@@ -201,22 +198,22 @@ def test_a_budget_adds_rounds_for_the_undecided_cells_only(
 def test_every_trial_is_stored_self_described(run: RunStore) -> None:
     trials = run.trials()
     assert len(trials) == 15
+    for path in run.path.glob("trial-*.json"):
+        assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
     for trial in trials:
-        assert trial["schema_version"] == SCHEMA_VERSION
-        assert trial["machine"]["cores"] and trial["toolkit"]["commit"]
-        assert "uvicorn" in trial["packages"]
-        assert {"round", "position", "cell"} <= set(trial)
-    broken = [t for t in trials if t["cell"]["target"] == "broken"]
-    assert len(broken) == 3 and all(t["status"] == "failed" for t in broken)
-    assert "unknown target 'nope'" in broken[0]["error"]
-    ok = [t for t in trials if t["status"] == "ok"]
-    assert len(ok) == 12 and all(t["result"]["valid"] for t in ok)
-    assert all(t["result"]["server_cpu_us_per_request"] > 0 for t in ok)
+        assert trial.machine.cores and trial.toolkit.commit
+        assert "uvicorn" in trial.packages
+    broken = [t for t in trials if t.cell.target == "broken"]
+    assert len(broken) == 3 and all(t.status == "failed" for t in broken)
+    assert "unknown target 'nope'" in (broken[0].error or "")
+    ok = [t.result for t in trials if t.status == "ok"]
+    assert len(ok) == 12 and all(isinstance(r, HttpResult) and r.valid for r in ok)
+    assert all(metric("cpu_per_request").value(r) for r in ok if r is not None)
     # Each pair's two halves name the cell it was for, and were loaded in turns.
-    pairs = Counter((t["round"], t["pair"]) for t in ok)
+    pairs = Counter((t.round, t.pair) for t in trials if t.status == "ok")
     assert pairs == {(r, f"{name}/uvicorn/plaintext"): 2 for r in range(3)
                      for name in ("raw-b", "slow")}
-    assert all(t["result"]["profile"]["turns"]["count"] == 2 for t in ok)
+    assert all(isinstance(r, HttpResult) and r.profile.turns.count == 2 for r in ok)
 
 
 def test_the_slower_app_is_a_regression(run: RunStore) -> None:
@@ -227,16 +224,16 @@ def test_the_slower_app_is_a_regression(run: RunStore) -> None:
     comparisons, left_out = compare(trials, ("raw-a", "uvicorn"))
     # Left out: the failed cell's trials, and any one-second trial a stall of this machine
     # made the generator late in (its self-check says so); nothing else.
-    late = Counter(t["cell"]["name"] for t in trials
-                   if t["status"] == "ok" and t["result"]["generator_bound"])
+    late = Counter(t.cell.name for t in trials
+                   if t.status == "ok" and t.result is not None and t.result.generator_bound)
     assert left_out == {"broken/uvicorn/plaintext": 3, **late}
     cpu = {c.cell: c for c in comparisons if c.metric.name == "cpu_per_request"}
     assert cpu["slow/uvicorn/plaintext"].verdict == REGRESSION
     assert cpu["slow/uvicorn/plaintext"].ratio > 1.5
     # raw-b is judged against the raw-a beside it in each pair both halves of which count.
     kept = [r for r in range(3) if not any(
-        t["result"]["generator_bound"] for t in trials
-        if t["status"] == "ok" and t["round"] == r and t["pair"] == "raw-b/uvicorn/plaintext")]
+        not t.usable for t in trials
+        if t.status == "ok" and t.round == r and t.pair == "raw-b/uvicorn/plaintext")]
     assert len(cpu["raw-b/uvicorn/plaintext"].ratios) == len(kept)
 
 
@@ -247,19 +244,9 @@ def test_compare_command_exits_1_on_a_regression(run: RunStore) -> None:
     assert "| slow/uvicorn/plaintext | raw-a/uvicorn | cpu_per_request" in done.stdout
 
 
-def test_another_schema_version_is_refused(run: RunStore, tmp_path: Path) -> None:
-    document = json.loads(next(run.path.glob("trial-*.json")).read_text())
-    document["schema_version"] = 99
-    path = tmp_path / "future.json"
-    path.write_text(json.dumps(document))
-    with pytest.raises(LoadgenError, match="schema version 99; this loadgen reads version 1"):
-        read_trial(path)
-
-
-def test_the_reference_trial_file_reads() -> None:
-    trial = read_trial(Path(__file__).parent / "data" / "trial-v1.json")
-    assert trial["cell"]["name"] == "raw-a/uvicorn/plaintext"
-    assert trial["result"]["kinds"]["plaintext"]["requests"] == trial["result"]["requests"]
+def test_a_written_trial_reads_as_it_was_written(run: RunStore) -> None:
+    for path in run.path.glob("trial-*.json"):
+        assert json_text(read_trial(path).to_json()) == path.read_text()
 
 
 def _browser() -> Any:
@@ -341,18 +328,18 @@ name = "json"
     store = RunStore.new(tmp_path / "results")
     run_bench(load_bench(tmp_path / "bench.toml"), store, Placement(GENERATOR_CORES,
                                                                     SERVER_CORES))
-    trials = {(t["cell"]["target"], t["round"]): t for t in store.trials()}
+    trials = {(t.cell.target, t.round): t for t in store.trials()}
     assert len(trials) == 8
     local_trial = trials[("local", 0)]
-    assert local_trial["status"] == "ok", local_trial.get("error")
-    assert local_trial["packages"]["loadgen-probe"].startswith("file://")
+    assert local_trial.status == "ok", local_trial.error
+    assert local_trial.packages["loadgen-probe"].startswith("file://")
     old, latest = trials[("old", 0)], trials[("latest", 0)]
-    assert old["status"] == "ok" and old["result"]["valid"]
-    assert old["packages"]["starlette"] == "0.37.2"
-    assert old["packages"]["python-multipart"] == "0.0.9"
-    assert "uvicorn" in old["packages"] and "uvloop" in old["packages"]
-    assert latest["status"] == "ok" and latest["packages"]["starlette"] != "0.37.2"
+    assert old.status == "ok" and old.usable
+    assert old.packages["starlette"] == "0.37.2"
+    assert old.packages["python-multipart"] == "0.0.9"
+    assert "uvicorn" in old.packages and "uvloop" in old.packages
+    assert latest.status == "ok" and latest.packages["starlette"] != "0.37.2"
     impossible = trials[("impossible", 1)]
-    assert impossible["status"] == "failed"
-    assert impossible["error"].startswith("cannot install")
-    assert "starlette==0.0.0" in impossible["error"]
+    assert impossible.status == "failed" and impossible.error is not None
+    assert impossible.error.startswith("cannot install")
+    assert "starlette==0.0.0" in impossible.error

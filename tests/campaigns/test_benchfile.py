@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.benchfile import load_bench, with_budget
-from loadgen.compare import MAX_LOOKS
+from loadgen.analysis.compare import MAX_LOOKS
+from loadgen.campaigns.benchfile import load_bench, with_budget
 from loadgen.errors import LoadgenError
 
 MINIMAL = """

@@ -14,20 +14,29 @@ from pathlib import Path
 
 import pytest
 
-from loadgen import history
-from loadgen.benchfile import ScenarioEntry, ServerEntry
-from loadgen.bisect import bisect
-from loadgen.changepoints import change_points, step_fit
-from loadgen.compare import TOO_FEW, Comparison, metric
+from loadgen.analysis.changepoints import change_points, step_fit
+from loadgen.analysis.compare import TOO_FEW, Comparison
+from loadgen.analysis.series import Change, Series
+from loadgen.analysis.series import series as analysis_series
+from loadgen.campaigns import history
+from loadgen.campaigns.benchfile import ScenarioEntry, ServerEntry
+from loadgen.campaigns.bisection import bisect
+from loadgen.campaigns.nightly import load_nightly, run_nightly, write_summary
+from loadgen.campaigns.points import (
+    commit_points,
+    commits,
+    points,
+    repository,
+    thin,
+    version_points,
+)
 from loadgen.errors import LoadgenError
-from loadgen.nightly import load_nightly, run_nightly
-from loadgen.points import Point, commit_points, commits, points, repository, thin, version_points
-from loadgen.report import build_history_report
-from loadgen.runner import Placement
-
-from .conftest import APPS_DIR, GENERATOR_CORES, SERVER_CORES
-from .routerrepo import make_repo
-from .test_cli import loadgen
+from loadgen.measure.runner import Placement
+from loadgen.present.report import build_history_report
+from loadgen.results.history import Point, known_points, trials
+from loadgen.results.metrics import metric
+from tests.conftest import APPS_DIR, GENERATOR_CORES, SERVER_CORES, loadgen
+from tests.routerrepo import make_repo
 
 SCENARIO = str(APPS_DIR / "router_scenario.py")
 LOAD = {"rate": 1000, "connections": 8, "duration": "2s", "warmup": "0.5s"}
@@ -85,6 +94,17 @@ def test_the_step_fit_finds_two_close_steps_a_greedy_split_would_blur() -> None:
     means = [math.log(v) for v in (500, 840, 845, 838, 485, 490, 480, 488, 486)]
     assert step_fit(means, [1e4] * len(means), 2 * math.log(len(means))) == [1, 4]
     assert step_fit(means, [1e-3] * len(means), 2 * math.log(len(means))) == []
+
+
+def test_change_points_are_grouped_by_where_they_are() -> None:
+    a, b, c = (Point("version", key, key, f"tinyrouter=={key}") for key in ("1", "2", "3"))
+    one = [Series("routing", "uvicorn", "k", metric(name), (), (Change(a, b, 0.2, 1e-4),), True)
+           for name in ("p50", "cpu_per_request")]
+    other = Series("other", "uvicorn", "k2", metric("p50"), (), (Change(b, c, -0.1, 1e-4),), True)
+    places = history.change_places([*one, other])
+    assert list(places) == [history.Place("routing", a, b), history.Place("other", b, c)]
+    assert [s.metric.name for s, _ in places[history.Place("routing", a, b)]] == [
+        "p50", "cpu_per_request"]
 
 
 # ---------------------------------------------------------------- the axis, no servers
@@ -159,7 +179,7 @@ def test_history_flags_commit_4(repo: tuple[Path, list[str]], tmp_path: Path) ->
     found = commit_points(str(path), f"{hashes[0]}..main")
     runs = history.measure(plan(path, found), home, PLACEMENT)
     assert len(runs) == 1 and len(runs[0].trials()) == 18
-    series = history.series(history.trials(home), history.known_points(home))
+    series = analysis_series(trials(home), known_points(home))
     changes = {(c.before.key, c.after.key) for s in series for c in s.changes}
     # A change point between identical commits is a false alarm of the search over a dozen
     # noisy series: benchmarks/changepoints.py measures how often (1 flat series in 300 at 3%
@@ -182,9 +202,9 @@ def test_history_flags_commit_4(repo: tuple[Path, list[str]], tmp_path: Path) ->
     broken = _broken_commit(path, tmp_path)
     more = [*found, *commit_points(str(broken.parent), broken.name)]
     runs = history.measure(plan(path, more), home, PLACEMENT)
-    trials = runs[0].trials()
-    assert {t["cell"]["target"] for t in trials} == {more[-1].key}
-    assert all(t["status"] == "failed" and "cannot install" in t["error"] for t in trials)
+    done = runs[0].trials()
+    assert {t.cell.target for t in done} == {more[-1].key}
+    assert all(t.status == "failed" and "cannot install" in (t.error or "") for t in done)
     assert "cannot install" in build_history_report(home).read_text()
 
 
@@ -211,7 +231,7 @@ def test_bisect_on_a_percentile_with_too_few_samples_stops_at_once(
         return [Comparison("bad", "good", chosen, (1.0, 2.0, 0.5), None, None, None, TOO_FEW,
                            fewest=50)], None
 
-    monkeypatch.setattr("loadgen.bisect.ab", ab)
+    monkeypatch.setattr("loadgen.campaigns.bisection.ab", ab)
     axis = [Point("version", name, name, name) for name in ("a", "b", "c", "d")]
     with pytest.raises(LoadgenError, match=r"p99: too few samples \(n=50 in a trial\)"):
         bisect(plan(tmp_path, axis), chosen, tmp_path, PLACEMENT, max_rounds=12)
@@ -284,13 +304,15 @@ def test_nightly_exit_code(repo: tuple[Path, list[str]], tmp_path: Path, newest:
     bench.write_text(NIGHTLY.format(scenario=SCENARIO, repository=clone, app_dir=APPS_DIR))
     outcome = run_nightly(load_nightly(bench), PLACEMENT, tmp_path / "results",
                           against=hashes[against])
-    assert outcome.code == code, outcome.summary
-    assert ("REGRESSION" in outcome.summary) == (code == 1)
-    assert outcome.report.exists()
+    report = build_history_report(outcome.home)  # the command's part: the job builds none
+    summary = write_summary(outcome, report)
+    assert outcome.code == code, summary
+    assert ("REGRESSION" in summary) == (code == 1)
+    assert report.exists() and f"History report: {report}" in summary
     home = history.folder(str(clone), tmp_path / "results")
     accepted = (home / "accepted.json").exists()
     assert accepted == (code == 0)
-    assert (home / "nightly-summary.md").read_text() == outcome.summary
+    assert (home / "nightly-summary.md").read_text() == summary
 
 
 def test_nightly_harness_errors_exit_3(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from itertools import pairwise
 
 import pytest
 
-from loadgen.profile import LoadProfile, Stage
-from loadgen.schedule import NS, Share, intended_times
+from loadgen.engine.schedule import NS, intended_times
+from loadgen.workloads.profile import LoadProfile, Share, Stage
 
 
 def times(profile: LoadProfile, share: Share | None = None) -> list[int]:

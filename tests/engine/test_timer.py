@@ -7,7 +7,7 @@ from time import perf_counter_ns
 
 import uvloop
 
-from loadgen.timer import PreciseTimer
+from loadgen.engine.timer import PreciseTimer
 
 
 def test_fires_at_its_instant_never_before() -> None:

@@ -11,15 +11,16 @@ import time
 
 import pytest
 
-from loadgen import histogram
-from loadgen.engine import Interval, IntervalSink
-from loadgen.profile import LoadProfile
-from loadgen.request import Endpoint, RequestTemplate, encode_request, get_template
-from loadgen.result import LATE_MIN, RunResult
-from loadgen.runner import Placement, run_load
-from loadgen.servers import ServerProcess
-
-from .conftest import GENERATOR_CORES
+from loadgen.engine.plan import IntervalSink
+from loadgen.measure.runner import Placement, run_load
+from loadgen.results import histogram
+from loadgen.results.measured import Interval
+from loadgen.results.run import RunResult
+from loadgen.results.selfcheck import LATE_MIN
+from loadgen.servers.launchers import ServerProcess
+from loadgen.workloads.profile import LoadProfile
+from loadgen.workloads.request import Endpoint, RequestTemplate, encode_request, get_template
+from tests.conftest import GENERATOR_CORES
 
 
 def load(server: ServerProcess, path: str, profile: LoadProfile, **kwargs: object) -> RunResult:
@@ -129,7 +130,7 @@ def test_a_generator_that_falls_behind_says_so(raw_server: ServerProcess,
     assert check.bound
     assert check.late >= LATE_MIN
     assert "late although connections were free" in check.reasons[0]
-    assert "generator" in result.causes(check)
+    assert "generator" in check.causes
     # The watchdog kept running through a blocked loop, or waited for the GIL of a busy one.
     assert not any(length >= 0.03 for _, length in check.pauses)
 
@@ -158,7 +159,7 @@ def test_a_pause_of_the_whole_generator_is_a_pause_not_its_fault(
     assert 1.5 <= start < 3.0, "in the second after the one that stopped it"
     assert check.late_in_pause > 0, "the sends due in the pause went late, and it was the pause"
     assert not check.bound, check.reasons
-    assert "machine pause" in result.causes(check)
+    assert "machine pause" in check.causes
     series = result.to_json()["series"]
     assert max(series, key=lambda s: s["paused_ms"])["second"] == int(start)
 
@@ -195,7 +196,7 @@ def test_a_server_that_does_not_read_is_pushback() -> None:
             conn.close()
     check = result.check_generator()
     assert check.write_blocked > 0
-    assert "server pushback" in result.causes(check)
+    assert "server pushback" in check.causes
     assert not check.bound, check.reasons
     assert result.total.errors["timeout"] > 0, "no answer came: every request timed out"
 

@@ -5,28 +5,32 @@ compare gives on them."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from loadgen import history, inproc
-from loadgen.bench import run_bench
-from loadgen.benchfile import load_bench
-from loadgen.compare import NO_CHANGE, REGRESSION, compare, gate_code, metric
+from loadgen.analysis.compare import NO_CHANGE, REGRESSION, compare, gate_code
+from loadgen.analysis.series import series
+from loadgen.campaigns import history
+from loadgen.campaigns.bench import run_bench
+from loadgen.campaigns.benchfile import ScenarioEntry, ServerEntry, load_bench
+from loadgen.campaigns.points import version_points
 from loadgen.errors import LoadgenError
-from loadgen.points import Point
-from loadgen.request import Endpoint
-from loadgen.runner import Placement
-from loadgen.scenario import load_scenario
-from loadgen.servers import TARGETS_DIR, ServerSpec, running_server, target_app
-from loadgen.store import RunStore
-from loadgen.variants import build_variants
-from loadgen.workload import ScenarioWorkload
-
-from .conftest import APPS_DIR, GENERATOR_CORES, SERVER_CORES
-from .test_cli import loadgen
+from loadgen.inproc import measure as inproc
+from loadgen.measure.runner import Placement
+from loadgen.present.report import build_history_report
+from loadgen.results.history import Point, record_points, trials
+from loadgen.results.metrics import metric
+from loadgen.results.store import RunStore
+from loadgen.servers.launchers import TARGETS_DIR, ServerSpec, running_server, target_app
+from loadgen.workloads.request import Endpoint
+from loadgen.workloads.scenario import load_scenario
+from loadgen.workloads.variants import build_variants
+from loadgen.workloads.workload import ScenarioWorkload
+from tests.conftest import APPS_DIR, GENERATOR_CORES, ROOT, SERVER_CORES, loadgen
 
 ROUTER = str(APPS_DIR / "router_scenario.py")
 
@@ -102,7 +106,7 @@ def test_bad_inproc_options_are_one_line(args: list[str], message: str) -> None:
 
 # ---------------------------------------------------------------- instruction counts
 
-ONE_PERCENT = Path(__file__).parent.parent / "benchmarks" / "one_percent.toml"
+ONE_PERCENT = ROOT / "benchmarks" / "one_percent.toml"
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +119,11 @@ def counted(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
 
 def per_kind(store: RunStore, target: str) -> list[dict[str, float]]:
     """Per round, each kind's instructions per request."""
-    trials = sorted((t for t in store.trials() if t["cell"]["target"] == target),
-                    key=lambda t: t["round"])
-    assert [t["status"] for t in trials] == ["ok", "ok"], trials[0].get("error")
-    return [{kind: figures["instructions_per_request"]
-             for kind, figures in t["result"]["kinds"].items()} for t in trials]
+    trials = sorted((t for t in store.trials() if t.cell.target == target),
+                    key=lambda t: t.round)
+    assert [t.status for t in trials] == ["ok", "ok"], trials[0].error
+    return [{kind: figures.instructions_per_request
+             for kind, figures in t.result.kinds.items()} for t in trials]
 
 
 def test_instruction_counts_repeat_to_the_instruction(counted: RunStore) -> None:
@@ -152,7 +156,7 @@ def test_instructions_are_a_history_and_gate_metric(counted: RunStore) -> None:
     # The two targets as two points of a history: the step on /b is found at 1%, the metric's
     # own threshold, below the 5% that wall-clock figures need.
     axis = [Point("version", name, name, name) for name in ("work", "heavier")]
-    found = {s.metric.label: s for s in history.series(counted.trials(), axis)}
+    found = {s.metric.label: s for s in series(counted.trials(), axis)}
     assert {"instructions", "instructions [/a]", "instructions [/b]"} <= set(found)
     assert "p50" not in found  # in process there are no latencies
     assert [round(c.magnitude, 3) for c in found["instructions [/b]"].changes] == [0.012]
@@ -160,3 +164,33 @@ def test_instructions_are_a_history_and_gate_metric(counted: RunStore) -> None:
     comparisons, _ = compare(counted.trials(), ("work", "callgrind"),
                              (metric("instructions", "/b"),))
     assert gate_code(comparisons) == 1
+
+
+def test_a_history_of_instruction_counts_draws_its_report(counted: RunStore) -> None:
+    # The two targets as two commits of a history whose trials are the callgrind bench's: the
+    # report charts every metric those trials have, instructions included.
+    home = counted.path.parent  # history.trials reads HOME/*/trial-*.json
+    record_points(home, [Point("commit", name, name, name, f"2026-01-0{day}T00:00:00+00:00")
+                         for day, name in ((1, "work"), (2, "heavier"))])
+    page = build_history_report(home)
+    figures = re.findall(r'<img src="([^"]+)"', page.read_text())
+    assert len(figures) == 4  # all requests, /a, /b, /c
+    assert all((page.parent / name).stat().st_size > 1000 for name in figures)
+    assert "instructions [/b]" in page.read_text()  # its change point, in the table
+
+
+@pytest.mark.slow
+def test_a_callgrind_history_over_two_starlette_releases_draws_its_report(
+        tmp_path: Path) -> None:
+    found = version_points("starlette==0.37.2,0.38.0")
+    plan = history.HistoryPlan("starlette==0.37.2,0.38.0", tuple(found),
+                               ServerEntry("callgrind"), (ScenarioEntry("plaintext"),), {},
+                               "starlette", rounds=2)
+    home = tmp_path / "history"
+    history.measure(plan, home, Placement(GENERATOR_CORES, SERVER_CORES))
+    done = trials(home)
+    assert len(done) == 4 and all(t.status == "ok" for t in done), [t.error for t in done]
+    page = build_history_report(home)
+    figures = re.findall(r'<img src="([^"]+)"', page.read_text())
+    assert figures and all((page.parent / name).stat().st_size > 1000 for name in figures)
+    assert "0.38.0" in page.read_text()

@@ -17,15 +17,13 @@ from pathlib import Path
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from loadgen import histogram
 from loadgen.errors import LoadgenError
-from loadgen.profile import LoadProfile, Stage
-from loadgen.request import get_template
-from loadgen.runner import Placement, run_load
-from loadgen.servers import ServerProcess
-
-from .conftest import SERVER_CORES, wait_for_load
-from .test_cli import CLOSED_PORT, LOADGEN, loadgen
+from loadgen.measure.runner import Placement, run_load
+from loadgen.results import histogram
+from loadgen.servers.launchers import ServerProcess
+from loadgen.workloads.profile import LoadProfile, Stage
+from loadgen.workloads.request import get_template
+from tests.conftest import CLOSED_PORT, LOADGEN, SERVER_CORES, loadgen, wait_for_load
 
 distributed = pytest.importorskip("distributed")
 
@@ -103,7 +101,7 @@ def _workers(address: str) -> list[str]:
 
 
 def test_a_cluster_without_dask_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    from loadgen import cluster as module
+    from loadgen.measure import cluster as module
 
     monkeypatch.setitem(__import__("sys").modules, "distributed", None)
     with pytest.raises(LoadgenError, match=r"pip install 'loadgen\[cluster\]'"):

@@ -14,8 +14,9 @@ from loadgen.errors import LoadgenError
 from loadgen.present.verdicts import CompareOptions, compare_stored, run_baseline
 from loadgen.results.model import Trial
 from loadgen.results.store import read_trial
+from tests.conftest import DATA_DIR
 
-DATA = Path(__file__).parent / "data"
+DATA = DATA_DIR
 
 
 def trial(target: str) -> Trial:

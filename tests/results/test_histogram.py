@@ -6,7 +6,7 @@ import random
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from loadgen import histogram
+from loadgen.results import histogram
 
 
 def values(n: int, seed: int) -> list[int]:

@@ -25,8 +25,9 @@ from loadgen.results.history import (
 from loadgen.results.metrics import METRICS, metric
 from loadgen.results.store import read_trial
 from loadgen.results.versions import SCHEMA_VERSION, json_text, read_list
+from tests.conftest import DATA_DIR
 
-DATA = Path(__file__).parent / "data"
+DATA = DATA_DIR
 
 TRIALS = ["trial-v2.json", "trial-v2-failed.json", "trial-v2-callgrind.json",
           "trial-v2-inproc.json"]

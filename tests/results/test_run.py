@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from loadgen import histogram
-from loadgen.engine import WorkerResult
-from loadgen.profile import LoadProfile
-from loadgen.recording import KindResult
-from loadgen.result import MissingWorker, RunResult
-from loadgen.schedule import Share
+from loadgen.results import histogram
+from loadgen.results.figures import HttpResult
+from loadgen.results.measured import KindResult, MissingWorker, WorkerResult
+from loadgen.results.run import RunResult
+from loadgen.results.versions import SCHEMA_VERSION
+from loadgen.workloads.profile import LoadProfile, Share
 
 
 def encoded(values: list[int]) -> str:
@@ -79,7 +81,7 @@ def test_sends_late_by_a_pause_are_the_pauses() -> None:
     check = result.check_generator()
     assert not check.bound
     assert check.pauses == ((1.2, pytest.approx(0.35)),), "the workers' pauses merge into one"
-    assert result.causes(check) == ["machine pause"], "a pause's backlog is no pushback"
+    assert check.causes == ["machine pause"], "a pause's backlog is no pushback"
     assert result.to_json()["machine_pauses"]["late_sends"] == 300
 
 
@@ -91,9 +93,9 @@ def test_a_shared_core_is_the_generators_environment_failing_it() -> None:
 
 def test_a_server_that_pushes_back() -> None:
     busy = RunResult("t", OPEN, [worker(k, waited=200) for k in range(2)], (1,))
-    assert busy.causes(busy.check_generator()) == ["server pushback"]
+    assert busy.check_generator().causes == ["server pushback"]
     full = RunResult("t", OPEN, [worker(0, write_blocked=3)], (1,))
-    assert full.causes(full.check_generator()) == ["server pushback"]
+    assert full.check_generator().causes == ["server pushback"]
     assert full.to_json()["server_pushback"]["writes_blocked"] == 3
 
 
@@ -145,3 +147,11 @@ def test_validity_reasons() -> None:
     accepted = RunResult("t", OPEN, [worker(0, status={200: 500, 400: 500})], (1,),
                          expected_status={"GET /": (200, 400)})
     assert accepted.valid
+
+
+def test_the_stored_result_reads_back_as_it_was_written() -> None:
+    result = RunResult("t", OPEN, [worker(0, pauses=((0.2, 0.1),)), worker(1)], (1,),
+                       missing=[MissingWorker(2, -9)])
+    document = json.loads(result.json_text())  # `run --json`
+    assert document.pop("schema_version") == SCHEMA_VERSION
+    assert HttpResult.from_json(document).to_json() == document == result.to_json()

@@ -14,9 +14,8 @@ import psutil
 import pytest
 
 from loadgen.errors import LoadgenError
-from loadgen.servers import ServerSpec, running_server
-
-from .conftest import APPS_DIR, SERVER_CORES
+from loadgen.servers.launchers import ServerSpec, running_server
+from tests.conftest import APPS_DIR, SERVER_CORES
 
 
 def test_server_is_pinned_answers_and_leaves_nothing_behind(tmp_path: Path) -> None:

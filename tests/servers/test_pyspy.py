@@ -10,24 +10,22 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from loadgen import flamegraph, pyspy
-from loadgen.bench import run_bench
-from loadgen.benchfile import load_bench
+from loadgen.campaigns.bench import run_bench
+from loadgen.campaigns.benchfile import load_bench
 from loadgen.cli import cli
-from loadgen.profile import LoadProfile
-from loadgen.report import build_report
-from loadgen.runner import Placement
-from loadgen.servers import ServerSpec
-from loadgen.store import RunStore
-from loadgen.trial import run_served
-from loadgen.workload import UrlWorkload
-
-from .conftest import GENERATOR_CORES, SERVER_CORES
+from loadgen.measure.runner import Placement
+from loadgen.measure.trial import run_served
+from loadgen.present.report import build_report
+from loadgen.results.store import RunStore
+from loadgen.servers import flamegraph, pyspy
+from loadgen.servers.launchers import ServerSpec
+from loadgen.workloads.profile import LoadProfile
+from loadgen.workloads.workload import UrlWorkload
+from tests.conftest import GENERATOR_CORES, SERVER_CORES
 
 LOADGEN = [sys.executable, "-m", "loadgen"]
 REFUSED = ("Permission Denied: Try running again with elevated permissions by going "
@@ -212,13 +210,14 @@ name = "plaintext"
     assert len(trials) == 2, "the profiles are not mistaken for trials"
     page = build_report(store.path).read_text()
     for trial in trials:
-        result: dict[str, Any] = trial["result"]
-        assert result["profiled"] and result["py_spy"]["samples"] > 0
-        stem = f"r{trial['round']:02d}-p{trial['position']:02d}-raw_uvicorn_plaintext"
+        result = trial.result
+        assert result is not None and result.profiled and result.py_spy is not None
+        assert result.py_spy.samples > 0
+        stem = f"r{trial.round:02d}-p{trial.position:02d}-raw_uvicorn_plaintext"
         for name in (f"{stem}.flame.svg", f"{stem}.speedscope.json"):
             assert (store.path / name).exists()
             assert f'href="../{name}"' in page
-        assert f"raw/uvicorn/plaintext, round {trial['round'] + 1}:" in page
+        assert f"raw/uvicorn/plaintext, round {trial.round + 1}:" in page
 
 
 def test_a_flame_graph_counts_each_stack_under_its_callers() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from loadgen.errors import LoadgenError
-from loadgen.profile import LoadProfile, Stage, parse_duration, parse_stages
+from loadgen.workloads.profile import LoadProfile, Stage, parse_duration, parse_stages
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("10", 10), ("2.5s", 2.5), ("500ms", 0.5),

@@ -11,16 +11,15 @@ import pytest
 from hdrh.histogram import HdrHistogram
 
 from loadgen.errors import LoadgenError
-from loadgen.profile import LoadProfile
-from loadgen.request import Endpoint
-from loadgen.runner import Placement
-from loadgen.scenario import builtin_names, load_scenario
-from loadgen.servers import ServerProcess, ServerSpec, running_server
-from loadgen.trial import run_workload
-from loadgen.variants import build_variants
-from loadgen.workload import ScenarioWorkload, preflight
-
-from .conftest import GENERATOR_CORES, SERVER_CORES
+from loadgen.measure.runner import Placement
+from loadgen.measure.trial import run_workload
+from loadgen.servers.launchers import ServerProcess, ServerSpec, running_server
+from loadgen.workloads.profile import LoadProfile
+from loadgen.workloads.request import Endpoint
+from loadgen.workloads.scenario import builtin_names, load_scenario
+from loadgen.workloads.variants import build_variants
+from loadgen.workloads.workload import ScenarioWorkload, preflight
+from tests.conftest import GENERATOR_CORES, SERVER_CORES
 
 ENDPOINT = Endpoint("127.0.0.1", 8000)
 
@@ -47,7 +46,7 @@ def test_a_wrong_check_fails_the_preflight_readably(raw_server: ServerProcess,
                                                     tmp_path: Path) -> None:
     path = tmp_path / "wrong.py"
     path.write_text(
-        "from loadgen.scenario import Check, Request\n"
+        "from loadgen.workloads.scenario import Check, Request\n"
         "def requests(params):\n"
         "    return [Request('greeting', '/plaintext', check=Check(contains=b'Goodbye'))]\n")
     prepared = ScenarioWorkload(load_scenario(str(path)), {}).prepare(raw_server.endpoint)
@@ -86,7 +85,7 @@ def test_parameters_are_typed_and_checked() -> None:
 def test_weights_shape_the_mix(raw_server: ServerProcess, tmp_path: Path) -> None:
     path = tmp_path / "weighted.py"
     path.write_text(
-        "from loadgen.scenario import Check, Request\n"
+        "from loadgen.workloads.scenario import Check, Request\n"
         "def requests(params):\n"
         "    return [Request('heavy', '/plaintext', weight=3),\n"
         "            Request('light', '/json', weight=1)]\n")
@@ -107,7 +106,7 @@ def test_answers_that_go_wrong_under_load_make_the_run_invalid(
         edge_server: ServerProcess, tmp_path: Path, path: str, reason: str) -> None:
     scenario = tmp_path / "degrade.py"
     scenario.write_text(
-        "from loadgen.scenario import Check, Request\n"
+        "from loadgen.workloads.scenario import Check, Request\n"
         "def requests(params):\n"
         f"    return [Request('degrading', {path!r}, check=Check(contains=b'good'))]\n")
     result = run_workload(edge_server.endpoint,
@@ -201,7 +200,7 @@ def test_a_flow_that_names_an_unknown_request_is_counted(raw_server: ServerProce
                                                          tmp_path: Path) -> None:
     path = tmp_path / "typo.py"
     path.write_text(
-        "from loadgen.scenario import Request\n"
+        "from loadgen.workloads.scenario import Request\n"
         "def requests(params):\n"
         "    return [Request('home', '/plaintext')]\n"
         "async def flow(session):\n"
@@ -229,7 +228,7 @@ def test_a_flow_that_names_an_unknown_request_is_counted(raw_server: ServerProce
 def test_a_scenario_s_mistake_is_one_line_naming_it(tmp_path: Path, body: str,
                                                      message: str) -> None:
     scenario = tmp_path / "mine.py"
-    scenario.write_text("from loadgen.scenario import Request\n\n\n"
+    scenario.write_text("from loadgen.workloads.scenario import Request\n\n\n"
                         f"def requests(params):\n    {body}\n")
     done = subprocess.run([sys.executable, "-m", "loadgen", "run", "http://127.0.0.1:9/",
                            "--scenario", str(scenario), "-d", "1s"],

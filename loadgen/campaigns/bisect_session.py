@@ -1,0 +1,45 @@
+"""`loadgen bisect` as asked: the metric and the commits from GOOD to BAD read into a
+bisection of one scenario, each step said in a line as it is decided."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from loadgen.analysis.compare import level_text, noise_text, verdict_text
+from loadgen.campaigns.bisection import Outcome, Step, bisect
+from loadgen.campaigns.history import folder
+from loadgen.campaigns.options import BisectOptions
+from loadgen.campaigns.points import points
+from loadgen.campaigns.sweep import plan_sweep
+from loadgen.errors import LoadgenError
+from loadgen.measure.runner import Placement
+from loadgen.results.metrics import metric
+from loadgen.results.output import check_folder
+
+
+def step_line(step: Step) -> str:
+    """A decided step: the commit, its ratio to GOOD with the interval, and the verdict."""
+    c = step.comparison
+    ratio = (f"{c.ratio:.3f} [{c.low:.3f}, {c.high:.3f}] ({level_text(c.level)})"
+             if c.ratio and c.low and c.high else "-")
+    return (f"{step.point.label} {step.point.title}: {ratio} over {len(c.ratios)} rounds, "
+            f"noise {noise_text(c)}, {verdict_text(c)}")
+
+
+def run_bisect(options: BisectOptions, say: Callable[[str], None]) -> Outcome:
+    """The search, said as it goes: its first line before anything is built, then each step."""
+    chosen = metric(options.metric_name, options.kind)
+    if options.delta is not None:
+        chosen = replace(chosen, delta=options.delta)
+    found = points(options.repository, f"{options.good}..{options.bad}")
+    plan = plan_sweep(options, options.repository, found)
+    if len(plan.scenarios) != 1:
+        raise LoadgenError("bisect judges one scenario: give one --scenario and one value "
+                           "per --param")
+    placement = Placement.apart()
+    say(f"bisect {len(found) - 2} commits between {found[0].label} and {found[-1].label} on "
+        f"{chosen.label} (δ {chosen.delta:.0%}); {placement.cores_text}")
+    check_folder(options.results_dir, "--results")
+    return bisect(plan, chosen, folder(options.repository, options.results_dir), placement,
+                  options.max_rounds, None, lambda step: say(step_line(step)))

@@ -1,0 +1,44 @@
+"""The sweep planner of `history` and `bisect`: their shared options (what serves the subject,
+and the load) read into a history plan, each --param given as a list swept: one scenario entry
+per combination of the values."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+from loadgen.campaigns.benchfile import ScenarioEntry, ServerEntry, labelled
+from loadgen.campaigns.history import HistoryPlan
+from loadgen.campaigns.options import SubjectOptions
+from loadgen.campaigns.points import subject_name
+from loadgen.errors import LoadgenError
+from loadgen.results.history import Point
+from loadgen.servers.launchers import TARGETS_DIR, target_app
+from loadgen.servers.serving import checked_workers
+from loadgen.workloads.assignments import parse_assignments, value_list
+from loadgen.workloads.scenario import load_scenario
+
+
+def plan_sweep(options: SubjectOptions, subject: str, found: Sequence[Point]) -> HistoryPlan:
+    """The plan for `found`, the subject's points; an unknown target fails now, before any
+    environment is built."""
+    swept = parse_assignments(options.params, "--param", "NAME=VALUE[,VALUE...]", value_list)
+    entries = []
+    for name in options.scenario_names:
+        declared = load_scenario(name).params
+        unknown = sorted(set(swept) - set(declared))
+        # With several scenarios, a parameter may be another scenario's.
+        if unknown and len(options.scenario_names) == 1:
+            raise LoadgenError(f"scenario {name} has no parameter {unknown[0]!r}")
+        mine = [[(k, v) for v in values] for k, values in swept.items() if k in declared]
+        entries += [ScenarioEntry(name, tuple(combo)) for combo in itertools.product(*mine)]
+    app, app_dir = options.target or subject_name(subject), options.app_dir or TARGETS_DIR
+    target_app(app, app_dir)
+    load: dict[str, Any] = {"connections": options.connections, "duration": options.duration,
+                            "warmup": options.warmup}
+    if options.rate:
+        load["rate"] = options.rate
+    server = ServerEntry(options.server, checked_workers(options.workers))
+    return HistoryPlan(subject, tuple(found), server, labelled(entries, always=True), load, app,
+                       app_dir, options.packages, options.rounds)
