@@ -45,8 +45,9 @@ nightly: $(STAMP)
 
 # The toolkit's own performance: the self-check facing each of its causes, loadgen against wrk
 # on nginx, memory over run length, the servers table, the A/A check, and the load from a Dask
-# cluster against the local runner.
-perf: $(STAMP)
+# cluster against the local runner, and how far an instruction count moves with the memory
+# layout alone.
+perf: $(STAMP) valgrind
 	$(BIN)/python benchmarks/selfcheck.py
 	$(BIN)/python benchmarks/engine_vs_wrk.py
 	$(BIN)/python benchmarks/memory.py
@@ -54,6 +55,7 @@ perf: $(STAMP)
 	$(BIN)/python benchmarks/aa.py
 	$(BIN)/python benchmarks/changepoints.py
 	$(BIN)/python benchmarks/cluster_vs_local.py
+	$(BIN)/python benchmarks/instruction_layout.py
 
 clean:
 	rm -rf $(VENV) results/*.json results/*.hlog results/*.log
