@@ -44,17 +44,18 @@ class Worker:
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.plan = plan
-        profile = plan.profile
+        load = plan.load
+        profile = load.profile
         self._open = profile.open_loop
         self._timeout_ns = int(profile.timeout_s * NS)
         self._slack_ns = int(profile.timer_slack_s * NS)
         self._last_tick = 0
         self._should_stop = should_stop
-        kinds = list(dict.fromkeys(t.kind for t in plan.templates))
+        kinds = list(dict.fromkeys(t.kind for t in load.templates))
         self._measured = {kind: Recorder(measured=True) for kind in kinds}
         self._warm = {kind: Recorder(measured=False) for kind in kinds}
         self._totals = {kind: KindTotals() for kind in kinds}
-        order = cycle_of(plan.templates, plan.mix, plan.check_every)
+        order = cycle_of(load.templates, load.mix, load.check_every)
         self._next_measured = itertools.cycle(
             [(t.data, self._measured[t.kind], expect) for t, expect in order]).__next__
         self._next_warm = itertools.cycle(
@@ -64,9 +65,9 @@ class Worker:
             self._next_warm
         self._flows: Flows | None = None
         connection: type[Connection] = Connection if self._open else ClosedLoopConnection
-        if plan.flow is not None:
-            self._flows = Flows(plan.flow, plan.templates, self._measured, self._warm,
-                                plan.check_every, f"{profile.seed}:{plan.share.index}")
+        if load.flow is not None:
+            self._flows = Flows(load.flow, load.templates, self._measured, self._warm,
+                                load.check_every, f"{profile.seed}:{plan.share.index}")
             connection = FlowConnection
         self._conns = [connection(self) for _ in range(plan.connections)]
         self._idle: list[Connection] = []
@@ -77,7 +78,7 @@ class Worker:
         self._watch = PauseWatch()
         self._blocked = self._blocked_ns = 0
         self._seconds = Seconds(on_interval)
-        self._address: tuple[str, int] = (plan.endpoint.host, plan.endpoint.port)  # resolved
+        self._address: tuple[str, int] = (load.endpoint.host, load.endpoint.port)  # resolved
         self._intended = self._sent = self._unsent = self._waited = self._reconnects = 0
         self._next_t: int | None = None
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -92,10 +93,10 @@ class Worker:
     async def run(self, start_gate: StartGate = start_now) -> WorkerResult:
         """Connect, wait for the gate's start instant, load, drain, and return the result."""
         self._loop = asyncio.get_running_loop()
-        self._address = await connect_all(self._loop, self.plan.endpoint, self._conns)
+        self._address = await connect_all(self._loop, self.plan.load.endpoint, self._conns)
         start_epoch = await start_gate()
         await asyncio.sleep(max(0.0, start_epoch - time.time()))
-        profile = self.plan.profile
+        profile = self.plan.load.profile
         self._watch.start()
         self._start_ns = perf_counter_ns()
         self.warm_end_ns = self._start_ns + int(profile.warmup_s * NS)
@@ -335,7 +336,7 @@ class Worker:
         now = perf_counter_ns()
         # In turns the schedule may end a turn before the window does: the window is the
         # same for both schedules of a pair, since their servers are sampled over it.
-        in_turns = self.plan.profile.turns.count > 1 and not self._interrupted
+        in_turns = self.plan.load.profile.turns.count > 1 and not self._interrupted
         self._window_end_ns = self.end_ns if in_turns else min(now, self.end_ns)
         self._watch.stop()
         self._lateness.fold(now, self._watch.pauses)

@@ -101,7 +101,7 @@ def run_on_cluster(address: str, worker_plans: list[WorkerPlan],
                  for plan, where in zip(worker_plans, placed, strict=True)]
         if on_start is not None:
             on_start(start_at)
-        profile = worker_plans[0].profile
+        profile = worker_plans[0].load.profile
         deadline = (start_at + profile.warmup_s + profile.duration_s + profile.timeout_s
                     + GRACE_S)
         try:

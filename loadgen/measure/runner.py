@@ -22,7 +22,7 @@ import uvloop
 
 from loadgen.cpus import available, format_cores, parse, pinned, split
 from loadgen.engine.limits import ensure_open_files
-from loadgen.engine.plan import IntervalSink, WorkerPlan
+from loadgen.engine.plan import IntervalSink, Load, WorkerPlan
 from loadgen.engine.worker import Worker
 from loadgen.errors import LoadgenError
 from loadgen.measure.cluster import run_on_cluster
@@ -66,17 +66,18 @@ class Placement:
                 f"{format_cores(self.generator)}")
 
 
-def plans(endpoint: Endpoint, templates: tuple[RequestTemplate, ...], profile: LoadProfile,
-          mix: tuple[int, ...] = (), check_every: int = 100,
-          flow: tuple[str, tuple[tuple[str, Any], ...]] | None = None) -> list[WorkerPlan]:
+def plans(load: Load) -> list[WorkerPlan]:
     """One plan per process: connections spread as evenly as they go, the schedule split."""
-    n = profile.processes
-    return [
-        WorkerPlan(endpoint, templates, profile,
-                   connections=profile.connections // n + (1 if k < profile.connections % n else 0),
-                   share=Share(k, n), mix=mix, check_every=check_every, flow=flow)
-        for k in range(n)
-    ]
+    n, connections = load.profile.processes, load.profile.connections
+    return [WorkerPlan(load, connections // n + (1 if k < connections % n else 0), Share(k, n))
+            for k in range(n)]
+
+
+def _result(load: Load, results: list[WorkerResult], generator: tuple[int, ...],
+            server: tuple[int, ...] | None, missing: list[MissingWorker]) -> RunResult:
+    return RunResult(load.target or f"http://{load.endpoint.authority}", load.profile, results,
+                     generator, server, missing,
+                     expected_status={t.kind: t.expect.status for t in load.templates})
 
 
 def run_load(
@@ -96,7 +97,8 @@ def run_load(
     `mix` orders the templates (weights), and every `check_every`-th request of it has its
     response checked in full. With `flow`, each connection runs that scenario's flow.
     `on_start` is told the instant the workers start (the warm-up's start), once connected."""
-    worker_plans = plans(endpoint, templates, profile, mix, check_every, flow)
+    load = Load(endpoint, templates, profile, target, mix, check_every, flow)
+    worker_plans = plans(load)
     missing: list[MissingWorker] = []
     if placement.cluster is None:
         ensure_open_files(max(p.connections for p in worker_plans), profile.connections)
@@ -110,46 +112,31 @@ def run_load(
         results = [by_index[k] for k in sorted(by_index)]
     # On a cluster this machine's cores run no load; each worker's cores are in its result.
     generator = () if placement.cluster is not None else placement.generator
-    return RunResult(target or f"http://{endpoint.authority}", profile, results,
-                     generator, placement.server, missing,
-                     expected_status={t.kind: t.expect.status for t in templates})
+    return _result(load, results, generator, placement.server, missing)
 
 
-@dataclass(frozen=True)
-class Job:
-    """One of several loads run at once, each against its own endpoint."""
-
-    endpoint: Endpoint
-    templates: tuple[RequestTemplate, ...]
-    profile: LoadProfile
-    target: str
-    mix: tuple[int, ...] = ()
-    check_every: int = 100
-
-
-def run_together(jobs: list[Job], placement: Placement, on_start: StartSink | None = None
+def run_together(loads: list[Load], placement: Placement, on_start: StartSink | None = None
                  ) -> list[RunResult]:
-    """Run the jobs at once, all started at one agreed instant; a result for each. Jobs of
-    one process each share an event loop here (no process to spawn); otherwise each process
-    of each job is one of its own on the generator's cores. Ctrl-C ends them all early, with
-    results."""
-    groups = [plans(job.endpoint, job.templates, job.profile, job.mix, job.check_every)
-              for job in jobs]
+    """Run the loads at once (each against its own endpoint), all started at one agreed
+    instant; a result for each. Loads of one process each share an event loop here (no
+    process to spawn); otherwise each process of each load is one of its own on the
+    generator's cores. Ctrl-C ends them all early, with results."""
+    groups = [plans(load) for load in loads]
     flat = [plan for group in groups for plan in group]
-    ensure_open_files(sum(p.connections for p in flat), max(j.profile.connections for j in jobs))
+    ensure_open_files(sum(p.connections for p in flat),
+                      max(load.profile.connections for load in loads))
     missing: list[MissingWorker] = []
-    if len(flat) == len(jobs):
+    if len(flat) == len(loads):
         by_index = dict(enumerate(_run_here(flat, placement.generator, None, on_start)))
     else:
         by_index, missing = _run_processes(flat, placement.generator, None, on_start)
     outcomes, first = [], 0
-    for job, group in zip(jobs, groups, strict=True):
+    for load, group in zip(loads, groups, strict=True):
         mine = range(first, first + len(group))
-        outcomes.append(RunResult(
-            job.target, job.profile, [by_index[k] for k in mine if k in by_index],
-            placement.generator, placement.server,
-            [replace(m, index=m.index - first) for m in missing if m.index in mine],
-            expected_status={t.kind: t.expect.status for t in job.templates}))
+        outcomes.append(_result(
+            load, [by_index[k] for k in mine if k in by_index], placement.generator,
+            placement.server,
+            [replace(m, index=m.index - first) for m in missing if m.index in mine]))
         first += len(group)
     return outcomes
 

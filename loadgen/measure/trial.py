@@ -17,9 +17,9 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import replace
 
-from loadgen.engine.plan import IntervalSink
+from loadgen.engine.plan import IntervalSink, Load
 from loadgen.errors import LoadgenError
-from loadgen.measure.runner import Job, Placement, StartSink, run_load, run_together
+from loadgen.measure.runner import Placement, StartSink, run_load, run_together
 from loadgen.results.run import RunResult, ServerFigures
 from loadgen.servers.launchers import ServerSpec, running_server
 from loadgen.servers.pyspy import Recording, SamplingPlan
@@ -98,7 +98,7 @@ def run_paired(specs: tuple[ServerSpec, ServerSpec], targets: tuple[str, str],
             server.wait_ready()
             assert server.process is not None
             samplers.append(UsageSampler(server.process.pid))
-        jobs = []
+        loads = []
         for k, (server, spec, target) in enumerate(zip(servers, specs, targets, strict=True)):
             prepared = workload.prepare(server.endpoint)
             if prepared.flow is not None:
@@ -107,19 +107,19 @@ def run_paired(specs: tuple[ServerSpec, ServerSpec], targets: tuple[str, str],
             preflight(prepared.variants, profile.timeout_s)
             label = (f"{target} on {spec.server} http://{server.endpoint.authority} "
                      f"{workload.label}")
-            jobs.append(Job(server.endpoint, prepared.templates,
+            loads.append(Load(server.endpoint, prepared.templates,
                             profile.in_turns(TURN_S, (k + first) % 2, 2), label,
                             prepared.mix))
 
         def in_window(start: float) -> None:
-            window = start + jobs[0].profile.warmup_s
+            window = start + loads[0].profile.warmup_s
             for sampler in samplers:
-                sampler.also_at(window, window + jobs[0].profile.duration_s)
+                sampler.also_at(window, window + loads[0].profile.duration_s)
 
         for sampler in samplers:
             sampler.start()
         try:
-            results = run_together(jobs, placement, in_window)
+            results = run_together(loads, placement, in_window)
         finally:
             samples = [sampler.stop() for sampler in samplers]
     for result, spec, taken in zip(results, specs, samples, strict=True):
