@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from loadgen.servers.usage import generator_connected
+
 ROOT = Path(__file__).resolve().parent.parent
 LOADGEN = [sys.executable, "-m", "loadgen"]
 FAULTS = ROOT / "tests" / "apps" / "faults.py"
@@ -137,17 +139,9 @@ def children(pid: int) -> None:
 
 
 def loaded(pid: int) -> None:
-    """Until a server under `pid` has a generator connected to it."""
-    while True:
-        for child in psutil.Process(pid).children(recursive=True):
-            try:
-                conns = child.net_connections("tcp")
-            except psutil.NoSuchProcess:
-                continue
-            ports = {c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN}
-            if any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port in ports
-                   for c in conns):
-                return
+    """Until a server under `pid` has a generator connected to it (polled: another
+    process's sockets give no event to wait on)."""
+    while not generator_connected(pid):
         time.sleep(0.05)
 
 

@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from loadgen import cpus
 from loadgen.servers.launchers import ServerProcess, ServerSpec, free_port, running_server
+from loadgen.servers.usage import generator_connected
 
 APPS_DIR = Path(__file__).parent / "apps"
 DATA_DIR = Path(__file__).parent / "data"  # reference files of every format loadgen writes
@@ -65,16 +65,11 @@ def wait_for_load_under(pid: int, timeout: float = 60) -> None:
     a generator connected to a port it listens on."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for process in (psutil.Process(pid), *psutil.Process(pid).children(recursive=True)):
-            try:
-                conns = process.net_connections("tcp")
-            except psutil.NoSuchProcess:
-                continue
-            ports = {c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN}
-            if any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port in ports
-                   for c in conns):
-                return
-        time.sleep(0.05)  # a poll of the condition, not a guess at how long it takes
+        if generator_connected(pid):
+            return
+        # Another process's sockets give no event to wait on: the condition is polled, with
+        # the deadline above, rather than a sleep guessing how long the start takes.
+        time.sleep(0.05)
     raise AssertionError(f"no generator connected to a server within {timeout:g} s")
 
 

@@ -70,6 +70,7 @@ class FlowConnection(Connection):
         rec.service.append((now - self.sent) // 1000)
         status = parser.get_status_code()  # type: ignore[union-attr]
         rec.status.append(status)
+        self.failures = 0
         response = Response(status, b"".join(self.body))
         if self.expect is not None:
             self.owner.check(self, rec, status)

@@ -92,6 +92,18 @@ def _timeline(result: HttpResult, title: str, path: Path) -> None:
                    [b.rss_mb for _, b in spans], title, path)
 
 
+def _head(title: str) -> str:
+    """A report page's opening, to its body: both pages look alike."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 1400px; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 90%; }}
+td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
+img {{ max-width: 100%; }}
+</style></head><body>"""
+
+
 def _table(headers: list[str], rows: Iterable[Iterable[object]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
@@ -208,14 +220,7 @@ def build_report(run: Path) -> Path:
          noise_text(c), verdict_text(c)]
         for c in comparisons))
     page = out / "index.html"
-    page.write_text(f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>loadgen report {html.escape(run.name)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; max-width: 1400px; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 90%; }}
-td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
-img {{ max-width: 100%; }}
-</style></head><body>
+    page.write_text(f"""{_head(f"loadgen report {run.name}")}
 <h1>loadgen bench {html.escape(run.name)}</h1>
 <p>{len(trials)} trials, baseline {html.escape('/'.join(baseline))}; rebuilt from
 {html.escape(str(run))} by <code>loadgen report</code>.</p>
@@ -269,14 +274,7 @@ def build_history_report(home: Path, min_magnitude: float = MIN_MAGNITUDE) -> Pa
     failed = [t for t in done if t.status != "ok"]
     by_key = {p.key: p for p in points}
     page = out / "index.html"
-    page.write_text(f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>loadgen history {html.escape(home.name)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; max-width: 1400px; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 90%; }}
-td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
-img {{ max-width: 100%; }}
-</style></head><body>
+    page.write_text(f"""{_head(f"loadgen history {home.name}")}
 <h1>loadgen history of {html.escape(home.name)}</h1>
 <p>{len(points)} points, {len(done)} trials; rebuilt from {html.escape(str(home))}. Each point is
 the geometric mean of its trials, the band its 95% interval. A dashed line is a change

@@ -106,3 +106,17 @@ class UsageSampler:
                 self._marks = [m for m in self._marks if m > now]
             if now >= due:
                 due += self._interval_s
+
+
+def generator_connected(pid: int) -> bool:
+    """Whether a process in the tree of `pid` (itself, or a server it started) has a
+    connection made to a port it listens on: a load is reaching a server there."""
+    for process in (psutil.Process(pid), *psutil.Process(pid).children(recursive=True)):
+        try:
+            conns = process.net_connections("tcp")
+        except psutil.NoSuchProcess:
+            continue
+        ports = {c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN}
+        if any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port in ports for c in conns):
+            return True
+    return False
