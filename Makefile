@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Instruction counts (loadgen inproc --instructions, the callgrind server, their tests) run
-# under valgrind, a Debian package.
+# under valgrind, with the target on jemalloc: Debian packages.
 valgrind:
-	@command -v valgrind >/dev/null || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; }
+	@{ command -v valgrind && /sbin/ldconfig -p | grep -q libjemalloc.so.2; } >/dev/null || \
+	  { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind libjemalloc2; }
 
 test: $(STAMP) valgrind
 	$(BIN)/python -m pytest -m 'not slow' -q
@@ -56,6 +57,7 @@ perf: $(STAMP) valgrind
 	$(BIN)/python benchmarks/changepoints.py
 	$(BIN)/python benchmarks/cluster_vs_local.py
 	$(BIN)/python benchmarks/instruction_layout.py
+	$(BIN)/python benchmarks/instruction_speed.py
 
 clean:
 	rm -rf $(VENV) results/*.json results/*.hlog results/*.log

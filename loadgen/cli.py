@@ -126,7 +126,7 @@ def serve(**given: Any) -> None:
 @_field(InprocOptions, "--param", "params", metavar="NAME=VALUE")
 @_field(InprocOptions, "--kind", "kinds")
 @_field(InprocOptions, "--instructions")
-@_field(InprocOptions, "--counts")
+@_field(InprocOptions, "--calls")
 @_field(InprocOptions, "--repeats")
 @_field(InprocOptions, "--variants")
 @_field(InprocOptions, "--json", "json_path")

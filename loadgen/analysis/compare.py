@@ -9,6 +9,10 @@ The verdict needs the whole interval on one side: a regression is an interval wh
 the threshold δ in the bad direction, "no change" one wholly inside ±δ, anything else is
 inconclusive (run more rounds). Invalid and generator-bound trials are left out and counted.
 
+A deterministic metric (instruction counts) needs no interval over rounds: its range over the
+rounds, widened by what two counts of the same code may differ by (REPEATS_WITHIN), decides
+from one round.
+
 A percentile is judged only where every trial had MIN_TAIL_SAMPLES samples beyond it; else its
 verdict is "too few samples". A comparison that may be looked at again after more rounds is
 judged at a level split over the looks (Bonferroni over a capped number of looks, the
@@ -28,7 +32,7 @@ from dataclasses import dataclass, replace
 
 from loadgen.analysis.intervals import ALPHA, bootstrap_interval, t_quantile
 from loadgen.results.figures import HttpResult, KindStats, Result
-from loadgen.results.metrics import METRICS, Metric
+from loadgen.results.metrics import METRICS, REPEATS_WITHIN, Metric
 from loadgen.results.model import Cell, Trial
 
 MAX_LOOKS = 3  # the cap on looks of a comparison that gets more rounds while undecided
@@ -187,6 +191,8 @@ def _compare_pair(name: str, base: str, ours: Rounds, theirs: Rounds,
                                           for result in (ours[r], theirs[r])])
         if fewest is not None:
             comparisons.append(replace(none, verdict=TOO_FEW, fewest=fewest))
+        elif metric.deterministic and ratios:
+            comparisons.append(_exact(none, ratios))
         elif len(ratios) < 2:
             comparisons.append(none)
         else:
@@ -194,6 +200,17 @@ def _compare_pair(name: str, base: str, ours: Rounds, theirs: Rounds,
             comparisons.append(replace(none, ratio=ratio, low=low, high=high,
                                        verdict=verdict(metric, low, high)))
     return comparisons
+
+
+def _exact(none: Comparison, ratios: tuple[float, ...]) -> Comparison:
+    """A deterministic metric's comparison: its ratios' range, widened by what two
+    measurements of the same code may differ by on each side. One round decides it; rounds
+    that disagree widen it as far as they disagree."""
+    slack = (1 + REPEATS_WITHIN) ** 2
+    low, high = min(ratios) / slack, max(ratios) * slack
+    ratio = math.exp(statistics.fmean(map(math.log, ratios)))
+    return replace(none, ratio=ratio, low=low, high=high,
+                   verdict=verdict(none.metric, low, high))
 
 
 def planned_level(trials: Iterable[Trial]) -> float:

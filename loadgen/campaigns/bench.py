@@ -161,7 +161,8 @@ def cell_record(bench: Bench, cell: Cell) -> model.Cell:
     return model.Cell(name=cell.name, target=cell.target.name, app=cell.target.app,
                       server=cell.server.name, workers=cell.server.workers,
                       scenario=cell.scenario.label, params=dict(cell.scenario.params),
-                      load=bench.profile(cell.scenario), baseline=bench.is_baseline(cell))
+                      load=bench.profile(cell.scenario), baseline=bench.is_baseline(cell),
+                      method=EXECUTORS[cell.server.name].method)
 
 
 def run_bench(bench: Bench, store: RunStore, placement: Placement,

@@ -57,8 +57,13 @@ def bisect(plan: HistoryPlan, chosen: Metric, home: Path, placement: Placement,
     steps: list[Step] = []
 
     def judge(point: Point) -> Step:
-        comparisons, _ = ab(plan, good, point, scenario, (chosen,), home, placement, on_trial,
-                            max_rounds, answered)
+        comparisons, store = ab(plan, good, point, scenario, (chosen,), home, placement,
+                                on_trial, max_rounds, answered)
+        if not comparisons:
+            failed = [t for t in store.trials() if t.error]
+            raise LoadgenError(f"{point.label} against {good.label}: no {chosen.label} to "
+                               f"compare" + (f"; a trial failed: {failed[0].error}" if failed
+                                             else f" in the trials of {store.path}"))
         step = Step(point, comparisons[0])
         steps.append(step)
         if on_step is not None:

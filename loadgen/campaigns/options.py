@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+from loadgen.results.metrics import METRICS
+
 RESULTS = Path("results")
 RESULTS_HELP = "The results store's root."
 
@@ -49,7 +51,9 @@ class SubjectOptions:
     connections: int = 16
     duration: str = "5s"
     warmup: str = "1s"
-    rounds: Annotated[int, "Trials of each point (history) or first rounds of each A/B."] = 3
+    rounds: Annotated[int | None, "Trials of each point (history) or first rounds of each A/B "
+                                  "(default: 3, and 1 on the callgrind server, whose counts "
+                                  "repeat)."] = None
     results_dir: Annotated[Path, RESULTS_HELP] = RESULTS
 
 
@@ -64,14 +68,18 @@ class HistoryOptions(SubjectOptions):
                              "verdict."] = False
 
 
+METRIC_HELP = (f"{', '.join(m.name for m in METRICS)} (default: instructions on the "
+               "callgrind server, else cpu_per_request).")
+
+
 @dataclass(frozen=True, kw_only=True)
 class BisectOptions(SubjectOptions):
     repository: str
     good: Annotated[str, "A commit without the regression."]
     bad: Annotated[str, "A later commit with it."]
-    metric_name: Annotated[str, "throughput, p50, p99, p999 or cpu_per_request."] = \
-        "cpu_per_request"
-    kind: Annotated[str | None, "One request kind's latency (a name from the scenario)."] = None
+    metric_name: Annotated[str | None, METRIC_HELP] = None
+    kind: Annotated[str | None, "One request kind's latency or instructions (a name from the "
+                                "scenario)."] = None
     delta: Annotated[float | None, "The smallest change that counts (default: the metric's, 5% "
                                    "for CPU per request and throughput, 10% for "
                                    "latencies)."] = None

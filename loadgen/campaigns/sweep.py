@@ -13,6 +13,7 @@ from loadgen.campaigns.history import HistoryPlan
 from loadgen.campaigns.options import SubjectOptions
 from loadgen.campaigns.points import subject_name
 from loadgen.errors import LoadgenError
+from loadgen.measure.executors import deterministic
 from loadgen.results.history import Point
 from loadgen.servers.launchers import TARGETS_DIR, target_app
 from loadgen.servers.serving import checked_workers
@@ -33,7 +34,9 @@ def plan_sweep(options: SubjectOptions, subject: str, found: Sequence[Point]) ->
             raise LoadgenError(f"scenario {name} has no parameter {unknown[0]!r}")
         mine = [[(k, v) for v in values] for k, values in swept.items() if k in declared]
         entries += [ScenarioEntry(name, tuple(combo)) for combo in itertools.product(*mine)]
-    app, app_dir = options.target or subject_name(subject), options.app_dir or TARGETS_DIR
+    # Resolved: the in-process driver runs in the app's folder.
+    app = options.target or subject_name(subject)
+    app_dir = (options.app_dir or TARGETS_DIR).resolve()
     target_app(app, app_dir)
     load: dict[str, Any] = {"connections": options.connections, "duration": options.duration,
                             "warmup": options.warmup}
@@ -41,4 +44,17 @@ def plan_sweep(options: SubjectOptions, subject: str, found: Sequence[Point]) ->
         load["rate"] = options.rate
     server = ServerEntry(options.server, checked_workers(options.workers))
     return HistoryPlan(subject, tuple(found), server, labelled(entries, always=True), load, app,
-                       app_dir, options.packages, options.rounds)
+                       app_dir, options.packages, planned_rounds(options))
+
+
+def planned_rounds(options: SubjectOptions) -> int:
+    """The rounds asked for, or as many as the server's figures need: one where they repeat
+    (instruction counts), three where they are noisy."""
+    if options.rounds is not None:
+        return options.rounds
+    return 1 if deterministic(options.server) else 3
+
+
+def default_metric(server: str) -> str:
+    """The metric bisect judges when none is named: what the server's trials measure."""
+    return "instructions" if deterministic(server) else "cpu_per_request"

@@ -10,13 +10,15 @@ directory), the requests as ASGI scopes and bodies, and what to do:
 
 - "time": per request kind, pyperf-style: the number of calls per sample is doubled until a
   sample lasts `min_time_s`, then `repeats` samples of that many calls are timed;
-- "count": `count` calls of the one kind `kind`, nothing timed (loadgen runs this under
-  callgrind at two counts and takes the difference, so start-up cost cancels); with
-  `check_all` false, only that kind's variants are called first.
+- "count": each kind of `kinds` in a child process forked once the app has started up: its
+  variants' first calls, `warmup` calls, then `calls` calls between two marks and an empty
+  mark (loadgen runs this under callgrind, which dumps its counters at each mark); the answer
+  says each kind's child's pid, whose dumps hold its counts;
+- "check": every variant called once, nothing measured.
 
-Every variant is called once first and its answer (status and body) written to OUT for loadgen
-to check with the same verifier as over HTTP; a later call that answers another status is
-counted, and loadgen fails the run on it.
+In "time" and "check", every variant's first answer (status and body) is in the answer for
+loadgen to check with the same verifier as over HTTP. In every mode a later call that answers
+another status than its variant's first is counted, and loadgen fails the run on it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import contextlib
 import gc
 import importlib
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -118,72 +121,151 @@ async def call(app: Any, request: dict[str, Any], body: bytes,
     return one
 
 
-async def drive(spec: dict[str, Any]) -> dict[str, Any]:
-    module, _, attribute = spec["app"].partition(":")
-    app = getattr(importlib.import_module(module), attribute)
-    requests = spec["requests"]
-    bodies = [base64.b64decode(r["body"]) for r in requests]
-    lifespan = Lifespan(app)
-    await lifespan.startup()
-    state = lifespan.state
-    # Counting one kind, only its variants are called first: what ran before the counted calls
-    # is then the same whichever other kinds the scenario has.
-    only = spec["kind"] if spec["mode"] == "count" and not spec["check_all"] else None
-    first: dict[int, dict[str, Any]] = {}
-    for index, (request, body) in enumerate(zip(requests, bodies, strict=True)):
-        if only in (None, request["kind"]):
-            one = await call(app, request, body, state)
-            first[index] = {"status": one.status,
-                            "body": base64.b64encode(b"".join(one.chunks)).decode("ascii")}
-    expected = {index: answer["status"] for index, answer in first.items()}
-    by_kind: dict[str, list[int]] = {}
-    for index, request in enumerate(requests):
-        by_kind.setdefault(request["kind"], []).append(index)
-    wrong: dict[str, int] = {}
+class Target:
+    """The app after its lifespan startup, with the spec's requests decoded and grouped by kind:
+    what every counted child process starts from."""
 
-    async def calls(kind: str, n: int) -> None:
-        indices = by_kind[kind]
+    def __init__(self, spec: dict[str, Any]) -> None:
+        module, _, attribute = spec["app"].partition(":")
+        self.app = getattr(importlib.import_module(module), attribute)
+        self.requests = spec["requests"]
+        self.bodies = [base64.b64decode(r["body"]) for r in self.requests]
+        self.lifespan = Lifespan(self.app)
+        self.by_kind: dict[str, list[int]] = {}
+        for index, request in enumerate(self.requests):
+            self.by_kind.setdefault(request["kind"], []).append(index)
+        self.expected: dict[int, int] = {}
+        self.wrong: dict[str, int] = {}
+
+    async def first(self, only: str | None) -> dict[int, dict[str, Any]]:
+        """Each variant (of kind `only`, or all) called once: its status and body."""
+        first: dict[int, dict[str, Any]] = {}
+        for index, (request, body) in enumerate(zip(self.requests, self.bodies, strict=True)):
+            if only in (None, request["kind"]):
+                one = await call(self.app, request, body, self.lifespan.state)
+                first[index] = {"status": one.status,
+                                "body": base64.b64encode(b"".join(one.chunks)).decode("ascii")}
+                self.expected[index] = one.status
+        return first
+
+    async def calls(self, kind: str, n: int) -> None:
+        indices = self.by_kind[kind]
         for i in range(n):
             index = indices[i % len(indices)]
-            one = await call(app, requests[index], bodies[index], state)
-            if one.status != expected[index]:
-                wrong[kind] = wrong.get(kind, 0) + 1
+            one = await call(self.app, self.requests[index], self.bodies[index],
+                             self.lifespan.state)
+            if one.status != self.expected[index]:
+                self.wrong[kind] = self.wrong.get(kind, 0) + 1
 
-    out: dict[str, Any] = {"first": first, "wrong_status": wrong}
-    if spec["mode"] == "count":
-        # The collector's state at the start of the counted calls would otherwise depend on
-        # everything before them (the spec's size, the other kinds' first calls) and move the
-        # count per call by a few hundred instructions: collect, and freeze what survives, so
-        # the calls start alike and later collections do not walk the start-up heap.
-        gc.collect()
-        gc.freeze()
-        await calls(spec["kind"], spec["count"])
-    else:
-        samples: dict[str, list[float]] = {}
-        loops: dict[str, int] = {}
-        for kind in by_kind:
-            n = 1
-            while True:  # calibration, which also warms the kind up
-                started = time.perf_counter_ns()
-                await calls(kind, n)
-                if time.perf_counter_ns() - started >= spec["min_time_s"] * 1e9:
-                    break
-                n *= 2
-            loops[kind] = n
-            samples[kind] = []
-            for _ in range(spec["repeats"]):
-                started = time.perf_counter_ns()
-                await calls(kind, n)
-                samples[kind].append((time.perf_counter_ns() - started) / n / 1000)
-        out |= {"samples_us": samples, "loops": loops}
-    await lifespan.shutdown()
+
+async def timed(target: Target, spec: dict[str, Any]) -> dict[str, Any]:
+    """Every variant's first answer, then per kind: calls per sample doubled until a sample
+    lasts `min_time_s`, then `repeats` samples of that many calls."""
+    first = await target.first(None)
+    samples: dict[str, list[float]] = {}
+    loops: dict[str, int] = {}
+    for kind in target.by_kind:
+        n = 1
+        while True:  # calibration, which also warms the kind up
+            started = time.perf_counter_ns()
+            await target.calls(kind, n)
+            if time.perf_counter_ns() - started >= spec["min_time_s"] * 1e9:
+                break
+            n *= 2
+        loops[kind] = n
+        samples[kind] = []
+        for _ in range(spec["repeats"]):
+            started = time.perf_counter_ns()
+            await target.calls(kind, n)
+            samples[kind].append((time.perf_counter_ns() - started) / n / 1000)
+    return {"first": first, "wrong_status": target.wrong, "samples_us": samples, "loops": loops}
+
+
+async def counted(target: Target, kind: str, warmup: int, calls: int) -> None:
+    """One kind in a child of its own: its variants' first calls, `warmup` calls, then the
+    counted calls between two marks, then an empty pair of marks (what a mark itself costs)."""
+    await target.first(kind)
+    # The collector's state at the counted calls would otherwise depend on what ran before
+    # them: collect, and freeze what survives, so the calls start alike and later collections
+    # do not walk the start-up heap.
+    gc.collect()
+    gc.freeze()
+    await target.calls(kind, warmup)
+    os.sched_yield()
+    await target.calls(kind, calls)
+    os.sched_yield()
+    os.sched_yield()
+
+
+def count(spec: dict[str, Any]) -> dict[str, Any]:
+    """Each of the spec's kinds counted in a child forked from one parent that has imported
+    the app and run its startup: under callgrind the start-up is then paid once, and every
+    child starts from the same memory, whatever kinds were counted before it. The children
+    run `parallel` at a time; the parent allocates nothing between forks that it keeps, so
+    each child's heap is the same."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    target = Target(spec)
+    loop.run_until_complete(target.lifespan.startup())
+    read, write = os.pipe()
+    kinds = spec["kinds"]
+    running = 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Nothing the parent keeps changes between forks: no pid is stored (the children say
+    # theirs) and what os.wait returns is dropped, so each child forks from the same heap.
+    for kind in kinds:
+        if running == spec["parallel"]:
+            os.wait()
+            running -= 1
+        if os.fork() == 0:
+            code = 0
+            try:
+                loop.run_until_complete(counted(target, kind, spec["warmup"], spec["calls"]))
+                said = [kind, os.getpid(), target.wrong.get(kind, 0)]
+            except BaseException as error:  # the parent reports it: the child only exits
+                said, code = [kind, os.getpid(), repr(error)], 1
+            os.write(write, (json.dumps(said) + "\n").encode())
+            os._exit(code)
+        running += 1
+    for _ in range(running):
+        os.wait()
+    os.close(write)
+    with os.fdopen(read) as lines:
+        told = {kind: (pid, wrong) for kind, pid, wrong in map(json.loads, lines)}
+    loop.run_until_complete(target.lifespan.shutdown())
+    loop.close()
+    for kind in kinds:
+        if kind not in told or isinstance(told[kind][1], str):
+            raise SystemExit(f"counting {kind!r} failed: "
+                             f"{told[kind][1] if kind in told else 'its process died'}")
+    return {"pids": {kind: told[kind][0] for kind in kinds},
+            "wrong_status": {kind: told[kind][1] for kind in kinds if told[kind][1]}}
+
+
+async def checked(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every variant's first answer, nothing measured."""
+    target = Target(spec)
+    await target.lifespan.startup()
+    first = await target.first(None)
+    await target.lifespan.shutdown()
+    return {"first": first, "wrong_status": {}}
+
+
+async def timed_run(spec: dict[str, Any]) -> dict[str, Any]:
+    target = Target(spec)
+    await target.lifespan.startup()
+    out = await timed(target, spec)
+    await target.lifespan.shutdown()
     return out
 
 
 def main() -> None:
     spec = json.load(sys.stdin)
     sys.path.insert(0, spec["app_dir"])
-    result = asyncio.run(drive(spec))
+    mode = spec["mode"]
+    result = count(spec) if mode == "count" else asyncio.run(
+        timed_run(spec) if mode == "time" else checked(spec))
     # The last line of stdout, after whatever the app printed.
     sys.stdout.write("\n" + MARKER + json.dumps(result) + "\n")
 

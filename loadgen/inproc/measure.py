@@ -6,9 +6,18 @@ Two modes:
 - timed: µs per request, the median and spread of `repeats` samples, each long enough to time
   (pyperf-style calibration, in the driver);
 - instructions: CPU instructions per request under `valgrind --tool=callgrind` with
-  PYTHONHASHSEED=0, each kind run alone at two counts in separate processes, (I(high) -
-  I(low)) / (high - low), so start-up and import cost cancel. Instruction counts do not depend
-  on what else the machine is doing, so the processes run side by side on every core.
+  PYTHONHASHSEED=0, in one valgrind process per measurement: the driver imports the app and runs
+  its startup once, then forks a child per request kind, which counts `calls` calls between
+  two marks (a call of sched_yield, on which callgrind dumps its counters) less what a mark
+  costs. Start-up is paid once, and each kind starts from the same memory whichever kinds are
+  counted with it. The children run side by side on every core: instruction counts do not
+  depend on what else the machine is doing.
+
+  The target runs on jemalloc (LD_PRELOAD) while counted. Under glibc's malloc the cost of an
+  allocation depends on the state of its bins, hence on everything the process did before:
+  the same calls counted 2.8% apart with only unrelated allocations before them, and a kind
+  counted in a fresh process or in a forked child 0.7-4% apart (docs/results/instructions.md).
+  jemalloc's size classes cost the same whatever came before: 0.07% apart.
 
 The requests are the scenario's own variants, encoded by httpx as over HTTP, and every
 variant's first answer passes the same verifier as a preflight; a later call answering another
@@ -18,13 +27,13 @@ status fails the run.
 from __future__ import annotations
 
 import base64
+import ctypes.util
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +52,15 @@ from loadgen.workloads.workload import ScenarioWorkload
 
 DRIVER = Path(__file__).with_name("driver.py")
 MARKER = "loadgen-inproc-result: "  # inproc_driver.MARKER: the driver imports nothing of ours
-COUNTS = (200, 700)
+# Names the way counts are taken (Cell.method): a history does not put counts of two ways in one
+# series. Counts in processes of their own per kind and count, on glibc, had none.
+COUNTING = "fork per kind, jemalloc"
+CALLS = 96  # counted calls per kind: six times each of the 16 variants
+ALLOCATOR = "libjemalloc.so.2"  # the soname the dynamic loader finds (Debian: libjemalloc2)
+# The mark: callgrind dumps its counters before each call of this function, which neither
+# Python nor the apps measured call (a count that finds more dumps than marks says so).
+MARK = "sched_yield"
+DUMPS = 3  # a child's dumps: before the counted calls, after them, after an empty mark
 REPEATS = 10
 MIN_TIME_S = 0.1
 HASH_SEED = "0"  # dict and set order, hence instruction counts, depend on the hash seed
@@ -60,7 +77,7 @@ class InprocPlan:
     python: str  # the target environment's interpreter
     workload: ScenarioWorkload
     instructions: bool = False
-    counts: tuple[int, int] = COUNTS
+    calls: int = CALLS
     repeats: int = REPEATS
     min_time_s: float = MIN_TIME_S
     cores: tuple[int, ...] = ()  # where the timed driver runs; callgrind uses them all
@@ -71,9 +88,8 @@ class InprocPlan:
         if self.instructions and self.profile_dir is not None:
             raise LoadgenError("--profile goes with timing, not --instructions: under callgrind "
                                "a sample would be of valgrind")
-        low, high = self.counts
-        if not 0 < low < high:
-            raise LoadgenError(f"--counts needs two counts, the first smaller: not {low},{high}")
+        if self.calls < 1:
+            raise LoadgenError(f"--calls must be at least 1, not {self.calls}")
         if self.repeats < 2:
             raise LoadgenError("--repeats must be at least 2: the spread needs repeats")
 
@@ -83,8 +99,8 @@ class KindFigures:
     weight: float  # the request's weight in the scenario's mix
     samples_us: tuple[float, ...] = ()  # timed: µs per request, one per sample
     loops: int = 0  # timed: calls per sample
-    instructions: tuple[int, int] | None = None  # totals of the runs at the two counts
-    counts: tuple[int, int] = COUNTS
+    instructions: int | None = None  # counted: the calls' total, less a mark's cost
+    calls: int = CALLS
 
     @property
     def us_per_request(self) -> float | None:
@@ -100,7 +116,7 @@ class KindFigures:
     def instructions_per_request(self) -> float | None:
         if self.instructions is None:
             return None
-        return (self.instructions[1] - self.instructions[0]) / (self.counts[1] - self.counts[0])
+        return self.instructions / self.calls
 
     def counted(self) -> CountedKind:
         """As a callgrind result stores it."""
@@ -108,8 +124,7 @@ class KindFigures:
         if self.instructions is None or per_request is None:
             raise ValueError("not counted under callgrind")
         return CountedKind(instructions_per_request=per_request,
-                           instructions=dict(zip(map(str, self.counts), self.instructions,
-                                                 strict=True)),
+                           instructions={str(self.calls): self.instructions},
                            weight=self.weight)
 
     def timed(self) -> TimedKind:
@@ -143,7 +158,8 @@ class InprocResult:
             return CountedResult(
                 kinds={name: k.counted() for name, k in self.kinds.items()},
                 instructions_per_request=self.whole(), cores=self.cores, python=self.python,
-                hash_seed=HASH_SEED, profiled=self.py_spy is not None, py_spy=self.py_spy)
+                hash_seed=HASH_SEED, profiled=self.py_spy is not None, py_spy=self.py_spy,
+                allocator=ALLOCATOR)
         return TimedResult(
             kinds={name: k.timed() for name, k in self.kinds.items()},
             us_per_request=self.whole(), cores=self.cores, python=self.python,
@@ -174,7 +190,7 @@ def encoded(variants: list[list[Variant]]) -> list[dict[str, Any]]:
 
 def _check(variants: list[Variant], answers: dict[str, Any]) -> None:
     """The preflight's verdict on each variant's first answer, and no status changed since."""
-    for index, first in answers["first"].items():
+    for index, first in answers.get("first", {}).items():
         variant = variants[int(index)]
         body = base64.b64decode(first["body"])
         problem = verify(variant.expect, first["status"], body)
@@ -188,9 +204,11 @@ def _check(variants: list[Variant], answers: dict[str, Any]) -> None:
 
 
 def _drive(plan: InprocPlan, spec: dict[str, Any], wrapper: list[str] | None = None,
-           sampling: Path | None = None) -> tuple[dict[str, Any], PySpyProfile | None]:
-    """Run the driver once on `spec` (under `wrapper`, e.g. callgrind; sampled by py-spy into
-    the folder `sampling`); its answers and the profile."""
+           sampling: Path | None = None, preload: str | None = None
+           ) -> tuple[dict[str, Any], PySpyProfile | None]:
+    """Run the driver once on `spec` (under `wrapper`, e.g. callgrind, with the library
+    `preload` preloaded; sampled by py-spy into the folder `sampling`); its answers and the
+    profile."""
     # A fixed, small environment: the process sees its variables, so they are part of what
     # an instruction count repeats. Under callgrind nothing writes bytecode caches: a run that
     # compiles a module and writes its .pyc counts more than one that finds it, and runs side
@@ -198,6 +216,7 @@ def _drive(plan: InprocPlan, spec: dict[str, Any], wrapper: list[str] | None = N
     env = {**{k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ},
            "PYTHONHASHSEED": HASH_SEED, "PYTHONPATH": str(plan.app_dir),
            **({"PYTHONDONTWRITEBYTECODE": "1"} if wrapper else {}),
+           **({"LD_PRELOAD": preload} if preload else {}),
            **dict(plan.workload.target_env)}
     # -P: the script's own folder (loadgen/inproc/) stays off sys.path, so that no module of
     # ours can shadow one the app imports.
@@ -232,9 +251,20 @@ def instruction_total(callgrind_out: Path) -> int:
 
 def _valgrind() -> str:
     found = shutil.which("valgrind")
-    if found is None:
-        raise LoadgenError("--instructions needs valgrind: apt-get install valgrind")
+    if found is None or ctypes.util.find_library("jemalloc") is None:
+        raise LoadgenError("--instructions needs valgrind and jemalloc: "
+                           "apt-get install valgrind libjemalloc2")
     return found
+
+
+def _counted_calls(folder: Path, pid: int) -> int:
+    """A child's counted calls' instructions, less a mark's cost, from its numbered dumps."""
+    dumps = sorted(folder.glob(f"cg.{pid}.*"), key=lambda p: int(p.suffix[1:]))
+    if len(dumps) != DUMPS:
+        raise LoadgenError(f"callgrind dumped {len(dumps)} times where the driver marked "
+                           f"{DUMPS}: does the app call {MARK}()?")
+    _, calls, mark = (instruction_total(d) for d in dumps)
+    return calls - mark
 
 
 def _chosen(requests: list[Request], kinds: tuple[str, ...]) -> list[Request]:
@@ -264,8 +294,7 @@ def _prepare(plan: InprocPlan) -> _Prepared:
 def first_answers(plan: InprocPlan) -> list[tuple[Variant, int, bytes]]:
     """Each variant called once in process, natively: the variant, its status and its body."""
     prepared = _prepare(plan)
-    answers, _ = _drive(plan, {**prepared.spec, "mode": "count", "check_all": True,
-                               "kind": prepared.requests[0].name, "count": 0})
+    answers, _ = _drive(plan, {**prepared.spec, "mode": "check"})
     return [(v, answers["first"][str(i)]["status"],
              base64.b64decode(answers["first"][str(i)]["body"]))
             for i, v in enumerate(prepared.variants)]
@@ -286,26 +315,19 @@ def run_inproc(plan: InprocPlan) -> InprocResult:
         return InprocResult(kinds, False, plan.cores, plan.python, profile)
     valgrind = _valgrind()
     # Natively first: the answers are checked in seconds, and the bytecode caches written.
-    _check(flat, _drive(plan, {**base, "mode": "count", "check_all": True,
-                               "kind": prepared.requests[0].name, "count": 0})[0])
+    _check(flat, _drive(plan, {**base, "mode": "check"})[0])
+    cores = tuple(sorted(os.sched_getaffinity(0)))
     with tempfile.TemporaryDirectory(prefix="loadgen-callgrind-") as tmp:
-
-        def counted(job: tuple[int, str, int]) -> int:
-            index, kind, count = job
-            out = Path(tmp) / f"kind{index}-{count}.callgrind"
-            answers, _ = _drive(plan, {**base, "mode": "count", "check_all": False,
-                                       "kind": kind, "count": count},
-                                [valgrind, "--tool=callgrind", "--quiet",
-                                 f"--callgrind-out-file={out}"])
-            _check(flat, answers)
-            return instruction_total(out)
-
-        jobs = [(i, kind, count) for i, kind in enumerate(weights) for count in plan.counts]
-        with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
-            totals = list(pool.map(counted, jobs))
-    kinds = {kind: KindFigures(weights[kind], instructions=(totals[2 * i], totals[2 * i + 1]),
-                               counts=plan.counts) for i, kind in enumerate(weights)}
-    return InprocResult(kinds, True, tuple(sorted(os.sched_getaffinity(0))), plan.python)
+        answers, _ = _drive(plan, {**base, "mode": "count", "kinds": list(weights),
+                                   "warmup": plan.workload.variants, "calls": plan.calls,
+                                   "parallel": len(cores)},
+                            [valgrind, "--tool=callgrind", "--quiet", f"--dump-before={MARK}",
+                             f"--callgrind-out-file={tmp}/cg.%p"], preload=ALLOCATOR)
+        _check(flat, answers)
+        totals = {kind: _counted_calls(Path(tmp), pid) for kind, pid in answers["pids"].items()}
+    kinds = {kind: KindFigures(weights[kind], instructions=totals[kind], calls=plan.calls)
+             for kind in weights}
+    return InprocResult(kinds, True, cores, plan.python)
 
 
 def plan_for(target: str, app_dir: Path, python: str, workload: ScenarioWorkload,

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 from loadgen.cpus import format_cores, split
-from loadgen.errors import LoadgenError
-from loadgen.inproc.measure import InprocResult, plan_for, render, run_inproc
+from loadgen.inproc.measure import CALLS, InprocResult, plan_for, render, run_inproc
 from loadgen.results.output import check_file, check_folder, save
 from loadgen.servers.envs import environment
 from loadgen.servers.launchers import TARGETS_DIR
@@ -33,8 +32,8 @@ class InprocOptions:
                                       "more)."] = ()
     instructions: Annotated[bool, "Count CPU instructions per request under callgrind, "
                                   "instead of timing."] = False
-    counts: Annotated[str, "With --instructions: the two numbers of calls whose difference "
-                           "is taken."] = "200,700"
+    calls: Annotated[int, "With --instructions: the calls counted per request kind, after "
+                          "each variant's first call and a round of them."] = CALLS
     repeats: Annotated[int, "Timed samples per request kind."] = 10
     variants: Annotated[int, "Pre-encoded variants of each scenario request."] = 16
     json_path: Annotated[Path | None, "Write the result."] = None
@@ -52,21 +51,16 @@ def measure_kinds(options: InprocOptions, say: Callable[[str], None],
         check_file(options.json_path, "--json")
     if options.profile_dir is not None:
         check_folder(options.profile_dir, "--profile")
-    try:
-        low, high = (int(c) for c in options.counts.split(","))
-    except ValueError:
-        raise LoadgenError(f"--counts takes two numbers, e.g. 200,700, not "
-                           f"{options.counts!r}") from None
     directory = (options.app_dir or TARGETS_DIR).resolve()
     python = environment(options.packages, "inproc") if options.packages else sys.executable
     workload = scenario_workload(options.scenario, options.params, options.variants, 0)
     cores, _ = split()
     plan = plan_for(options.target, directory, python, workload,
-                    instructions=options.instructions, counts=(low, high),
+                    instructions=options.instructions, calls=options.calls,
                     repeats=options.repeats, cores=cores, kinds=options.kinds,
                     profile_dir=options.profile_dir)
     say(f"{workload.label} in process on {options.target} ({python}); "
-        + ("callgrind on every core, PYTHONHASHSEED=0" if options.instructions
+        + ("callgrind on every core, PYTHONHASHSEED=0, jemalloc" if options.instructions
            else f"driver on core(s) {format_cores(cores)}"))
     result = run_inproc(plan)
     say(render(result))

@@ -34,6 +34,17 @@ class Executor(Protocol):
     # Whether two of its trials can share one trial, loaded in turns (measure.trial.run_paired)
     pairable: ClassVar[bool]
 
+    @property
+    def deterministic(self) -> bool:
+        """Whether its figures repeat when the same code is measured again: one round then
+        decides (loadgen.results.metrics: Metric.deterministic)."""
+        ...
+
+    @property
+    def method(self) -> str | None:
+        """How it measures, where its figures depend on it (model.Cell.method)."""
+        ...
+
     def run(self, trial: TrialInput) -> tuple[str, dict[str, Any]]:
         """The trial's status ("ok" or "interrupted") and its result's JSON."""
         ...
@@ -41,6 +52,8 @@ class Executor(Protocol):
 
 class OverTheWire:
     pairable: ClassVar[bool] = True
+    method: None = None
+    deterministic: ClassVar[bool] = False
 
     def run(self, trial: TrialInput) -> tuple[str, dict[str, Any]]:
         result = run_served(trial.spec, trial.target, trial.workload, trial.profile,
@@ -52,6 +65,14 @@ class OverTheWire:
 class InProcess:
     instructions: bool  # counted under callgrind, or timed
     pairable: ClassVar[bool] = False
+
+    @property
+    def method(self) -> str | None:
+        return inproc.COUNTING if self.instructions else None
+
+    @property
+    def deterministic(self) -> bool:
+        return self.instructions
 
     def run(self, trial: TrialInput) -> tuple[str, dict[str, Any]]:
         assert trial.placement.server is not None  # its driver runs on the server's cores
@@ -65,3 +86,9 @@ EXECUTORS: dict[str, Executor] = {
     "inproc": InProcess(instructions=False),
     "callgrind": InProcess(instructions=True),
 }
+
+
+def deterministic(server: str) -> bool:
+    """Whether the trials of the server so named repeat (a name loadgen does not know is
+    refused, with the others' names, where its server is started)."""
+    return server in EXECUTORS and EXECUTORS[server].deterministic

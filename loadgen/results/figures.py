@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from loadgen.results.codec import Record, decode
+from loadgen.results.codec import OMITTED_WHEN_NONE, Record, decode
 from loadgen.results.measured import MissingWorker, PySpyProfile
 from loadgen.results.versions import read
 from loadgen.workloads.profile import LoadProfile
@@ -225,7 +225,9 @@ class InProcess(Record):
 @dataclass(frozen=True, kw_only=True)
 class CountedKind(Record):
     instructions_per_request: float
-    instructions: dict[str, int]  # the totals of the runs, by their number of calls
+    # The counted calls' total by their number (before the fork per kind: the totals of two
+    # runs, by their number of calls, whose difference was taken).
+    instructions: dict[str, int]
     weight: float  # in the scenario's mix
 
 
@@ -236,6 +238,9 @@ class CountedResult(InProcess):
     driver: Literal["callgrind"] = "callgrind"
     kinds: dict[str, CountedKind]
     instructions_per_request: float | None  # over the mix; None if a kind has none
+    # The allocator the target ran on while counted; None: glibc's, each kind counted in
+    # processes of its own (before the fork per kind), whose counts moved with the layout.
+    allocator: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -52,14 +52,19 @@ class Cell(Record):
     params: dict[str, Any]
     load: LoadProfile | None = None  # None: not recorded before version 2
     baseline: bool
+    # How an in-process executor measured, where its figures depend on it (instruction counts:
+    # loadgen.inproc.measure.COUNTING); None over the wire, and for counts before the fork
+    # per kind.
+    method: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
     @property
     def series_key(self) -> str:
         """What its figures depend on besides the target, as text: the trials of a history
-        that share it are points of one series."""
+        that share it are points of one series (counts of two methods are not)."""
         return json.dumps({"server": self.server, "workers": self.workers,
                            "scenario": self.scenario, "params": self.params,
-                           "load": None if self.load is None else self.load.to_json()},
+                           "load": None if self.load is None else self.load.to_json(),
+                           **({"method": self.method} if self.method else {})},
                           sort_keys=True)
 
 

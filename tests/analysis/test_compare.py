@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 from typing import Any
@@ -32,8 +33,9 @@ from loadgen.analysis.compare import (
 from loadgen.analysis.intervals import bootstrap_interval
 from loadgen.errors import LoadgenError
 from loadgen.results.figures import HttpResult
-from loadgen.results.metrics import METRICS, metric, with_deltas
+from loadgen.results.metrics import METRICS, REPEATS_WITHIN, metric, with_deltas
 from loadgen.results.model import Trial
+from tests.conftest import DATA_DIR
 from tests.trials import result_json, trial
 
 THROUGHPUT, P50, _, _, CPU, *_ = METRICS
@@ -235,3 +237,34 @@ def test_could_decide_weighs_the_distance_to_the_edge_against_the_noise() -> Non
     assert not could_decide(edge, 1000)
     wild = seen((1.3, 0.7, 1.0))  # a p99's ±30%: out of reach of any short budget
     assert not could_decide(wild, 20)
+
+
+def counted(target: str, round_: int, instructions: float) -> Trial:
+    """A callgrind trial (the reference one) of cell TARGET/callgrind/plaintext."""
+    document = json.loads((DATA_DIR / "trial-v2-callgrind.json").read_text())
+    document.pop("schema_version")
+    document.update(round=round_, cell={**document["cell"], "target": target,
+                                        "name": f"{target}/callgrind/plaintext"})
+    kind = document["result"]["kinds"]["plaintext"]
+    kind["instructions_per_request"] = document["result"]["instructions_per_request"] = \
+        instructions
+    return Trial.from_json(document)
+
+
+def test_one_round_of_instruction_counts_decides_and_rounds_that_disagree_widen_it() -> None:
+    base = 100_000.0
+
+    def judged(*rounds: tuple[float, float]) -> Comparison:
+        trials = [t for r, (ours, theirs) in enumerate(rounds)
+                  for t in (counted("base", r, theirs), counted("new", r, ours))]
+        found, _ = compare(trials, ("base", "callgrind"), (metric("instructions"),))
+        return found[0]
+
+    # CPU per request needs two rounds for any interval (above); a count decides from one.
+    assert judged((base * 1.02, base)).verdict == REGRESSION
+    assert judged((base * 1.002, base)).verdict == NO_CHANGE
+    # Its interval: the ratio, widened by what two counts of the same code may differ by.
+    one = judged((base * 1.02, base))
+    assert one.low == pytest.approx(1.02 / (1 + REPEATS_WITHIN) ** 2)
+    # Two rounds 1.5% apart (counts that did not repeat): the interval spans both.
+    assert judged((base * 1.005, base), (base * 1.02, base)).verdict == INCONCLUSIVE

@@ -253,6 +253,24 @@ def test_bisect_names_commit_4(repo: tuple[Path, list[str]], tmp_path: Path) -> 
     assert [s.bad for s in outcome.steps] == [True, False, True]
 
 
+def test_bisect_on_instruction_counts_measures_each_step_once(
+        repo: tuple[Path, list[str]], tmp_path: Path) -> None:
+    # The command as a maintainer types it: on the callgrind server, the metric is
+    # instructions and one round decides each step, for counts repeat.
+    path, hashes = repo
+    done = loadgen("bisect", str(path), "--good", hashes[0], "--bad", hashes[5], "--server",
+                   "callgrind", "--target", "router", "--app-dir", str(APPS_DIR), "--scenario",
+                   SCENARIO, "--kind", "/b", "--results", str(tmp_path), timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "on instructions [/b] (δ 1%)" in lines[0]
+    steps = [line for line in lines[1:] if " rounds, " in line]
+    assert [line.split()[0] for line in steps] == [h[:8] for h in (hashes[5], hashes[2],
+                                                                   hashes[3])]
+    assert all(" over 1 rounds, " in line for line in steps)
+    assert lines[-1] == f"first bad commit: {hashes[3]} Hash /b more thoroughly"
+
+
 NIGHTLY = """
 [load]
 rate = 1000
@@ -343,7 +361,8 @@ def test_a_url_repository_is_cloned_into_the_cache(repo: tuple[Path, list[str]])
     (["--param", "routes"], "--param takes NAME=VALUE[,VALUE...], not 'routes'"),
     (["--param", "nope=1"], "scenario routing has no parameter 'nope'"),
     (["--target", "nope"], "unknown target 'nope'; choose from: fastapi, raw, starlette"),
-    (["--rounds", "1"], "rounds must be at least 2: a point's interval needs repeats"),
+    (["--rounds", "1"], "rounds must be at least 2: a point's interval needs repeats (1 on a "
+                        "server whose counts repeat)"),
 ])
 def test_bad_history_options_are_one_line(args: list[str], message: str) -> None:
     done = loadgen("history", "starlette==1.10.0", "--scenario", "routing", *args)
