@@ -197,7 +197,7 @@ def _subject_options(command: Callable[..., None]) -> Callable[..., None]:
                option("--workers"), option("--scenario", "scenario_names"),
                option("--param", "params", metavar="NAME=VALUE[,VALUE...]"), option("--rate"),
                option("-c", "--connections"), option("-d", "--duration"), option("--warmup"),
-               option("--rounds"), option("--results", "results_dir")]
+               option("--rounds"), option("--verify"), option("--results", "results_dir")]
     return reduce(lambda decorated, one: one(decorated), reversed(options), command)
 
 
@@ -245,6 +245,35 @@ def bisect_command(**given: Any) -> None:
                    f"later than {outcome.bad.label}; run with more --max-rounds")
         sys.exit(EXIT_USAGE)
     click.echo(f"first bad commit: {outcome.first_bad.key} {outcome.first_bad.title}")
+
+
+@cli.command("ab")
+@click.argument("repository")
+@_field(campaign.AbOptions, "--base")
+@_field(campaign.AbOptions, "--head")
+@_field(campaign.AbOptions, "--metric", "metric_names")
+@_field(campaign.AbOptions, "--max-rounds", type=click.IntRange(min=1))
+@_field(campaign.AbOptions, "--summary", "summary_path")
+@_subject_options
+def ab_command(**given: Any) -> None:
+    """Measure a pull request: HEAD against BASE of REPOSITORY, an interleaved A/B, and a
+    Markdown table per request kind (stdout, and --summary).
+
+    Exit code 0: no regression beyond δ; 1: a regression; 2: inconclusive; 3: a harness
+    error (nothing could be judged)."""
+    from loadgen.campaigns.pull_request import HARNESS_ERROR, run_ab
+    options = campaign.AbOptions(**given)
+    try:
+        outcome = run_ab(options, click.echo)
+    except LoadgenError as exc:
+        _warn(f"harness error: {exc}")
+        sys.exit(HARNESS_ERROR)
+    summary = outcome.summary()
+    if options.summary_path is not None:
+        with options.summary_path.open("a") as out:
+            out.write(summary)
+    click.echo(summary)
+    sys.exit(outcome.code)
 
 
 @cli.command("nightly")

@@ -22,6 +22,7 @@ from loadgen.cli import cli
 from loadgen.inproc.options import InprocOptions
 from loadgen.measure.single import RunOptions
 from loadgen.present.verdicts import CompareOptions
+from loadgen.results.metrics import METRICS
 from loadgen.servers.launchers import ServerProcess
 from loadgen.servers.serving import ServeOptions
 from tests.conftest import CLOSED_PORT, LOADGEN, loadgen, wait_for_load, wait_for_load_under
@@ -291,7 +292,7 @@ def test_ctrl_c_in_a_bench_trial_exits_130_and_keeps_the_trial(tmp_path: Path) -
     ("run", RunOptions), ("serve", ServeOptions), ("inproc", InprocOptions),
     ("bench", campaign.BenchOptions), ("compare", CompareOptions),
     ("history", campaign.HistoryOptions), ("bisect", campaign.BisectOptions),
-    ("nightly", campaign.NightlyOptions),
+    ("nightly", campaign.NightlyOptions), ("ab", campaign.AbOptions),
 ])
 def test_a_command_takes_every_field_of_its_options_and_nothing_else(command: str,
                                                                      options: type) -> None:
@@ -299,3 +300,8 @@ def test_a_command_takes_every_field_of_its_options_and_nothing_else(command: st
     # option would keep its default unseen, an option without a field would fail every run.
     assert {p.name for p in cli.commands[command].params} == {
         f.name for f in dataclasses.fields(options) if f.init}
+
+
+def test_the_metric_option_names_every_metric() -> None:
+    # The options module names them in text, so as not to import the metrics.
+    assert campaign.METRIC_NAMES.replace(" or ", ", ").split(", ") == [m.name for m in METRICS]

@@ -213,6 +213,25 @@ def _exact(none: Comparison, ratios: tuple[float, ...]) -> Comparison:
                    verdict=verdict(none.metric, low, high))
 
 
+def unrepeated(trials: Iterable[Trial]) -> list[str]:
+    """Where two trials of one cell gave a deterministic metric (over the mix, or of a request
+    kind) more than REPEATS_WITHIN apart: what `--verify` refuses. Counts of one build repeat;
+    two that do not say the measurement is broken, not the build."""
+    by_cell: dict[str, list[Result]] = {}
+    for trial in trials:
+        if (result := trial.usable_result) is not None:
+            by_cell.setdefault(f"{trial.cell.name} {trial.cell.series_key}", []).append(result)
+    problems = []
+    for key, results in sorted(by_cell.items()):
+        kinds = dict.fromkeys(kind for result in results for kind in result.kinds)
+        for one in _per_kind(tuple(m for m in METRICS if m.deterministic), kinds):
+            values = [v for result in results if (v := one.value(result))]
+            if len(values) > 1 and max(values) / min(values) - 1 > REPEATS_WITHIN:
+                problems.append(f"{key.split(' ', 1)[0]} {one.label}: {min(values):,.1f} and "
+                                f"{max(values):,.1f}, {max(values) / min(values) - 1:.3%} apart")
+    return problems
+
+
 def planned_level(trials: Iterable[Trial]) -> float:
     """The confidence its verdicts were planned at: a run that may add rounds while undecided
     records its cap on looks in every trial (`looks`), and each look has its share of ALPHA."""

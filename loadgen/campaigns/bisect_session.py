@@ -11,9 +11,10 @@ from loadgen.campaigns.bisection import Outcome, Step, bisect
 from loadgen.campaigns.history import folder
 from loadgen.campaigns.options import BisectOptions
 from loadgen.campaigns.points import points
-from loadgen.campaigns.sweep import default_metric, plan_sweep
+from loadgen.campaigns.sweep import default_metric, plan_sweep, verified
 from loadgen.errors import LoadgenError
 from loadgen.measure.runner import Placement
+from loadgen.results.history import trials
 from loadgen.results.metrics import metric
 from loadgen.results.output import check_folder
 
@@ -41,5 +42,8 @@ def run_bisect(options: BisectOptions, say: Callable[[str], None]) -> Outcome:
     say(f"bisect {len(found) - 2} commits between {found[0].label} and {found[-1].label} on "
         f"{chosen.label} (δ {chosen.delta:.0%}); {placement.cores_text}")
     check_folder(options.results_dir, "--results")
-    return bisect(plan, chosen, folder(options.repository, options.results_dir), placement,
-                  options.max_rounds, None, lambda step: say(step_line(step)))
+    home = folder(options.repository, options.results_dir)
+    outcome = bisect(plan, chosen, home, placement, options.max_rounds, None,
+                     lambda step: say(step_line(step)))
+    verified(options, trials(home))
+    return outcome

@@ -13,7 +13,7 @@ from loadgen.analysis.series import series
 from loadgen.campaigns import history
 from loadgen.campaigns.options import HistoryOptions
 from loadgen.campaigns.points import points
-from loadgen.campaigns.sweep import plan_sweep
+from loadgen.campaigns.sweep import plan_sweep, verified
 from loadgen.measure.runner import Placement
 from loadgen.present.summary import trial_figures
 from loadgen.results.history import known_points, trials
@@ -55,6 +55,7 @@ def run_history(options: HistoryOptions, say: Callable[[str], None]) -> HistoryS
 
     try:
         history.measure(plan, home, placement, on_trial)
+        verified(options, trials(home))
         known = known_points(home)
         by_key = {p.key: p for p in known}
         found_series = series(trials(home), known, options.min_change)

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from loadgen.results.metrics import METRICS
-
 RESULTS = Path("results")
 RESULTS_HELP = "The results store's root."
 
@@ -54,6 +52,8 @@ class SubjectOptions:
     rounds: Annotated[int | None, "Trials of each point (history) or first rounds of each A/B "
                                   "(default: 3, and 1 on the callgrind server, whose counts "
                                   "repeat)."] = None
+    verify: Annotated[bool, "On the callgrind server: measure each point twice and fail if "
+                            "its two counts of a request kind differ by over 0.01%."] = False
     results_dir: Annotated[Path, RESULTS_HELP] = RESULTS
 
 
@@ -68,8 +68,11 @@ class HistoryOptions(SubjectOptions):
                              "verdict."] = False
 
 
-METRIC_HELP = (f"{', '.join(m.name for m in METRICS)} (default: instructions on the "
-               "callgrind server, else cpu_per_request).")
+# loadgen.results.metrics.METRICS by name (tests/test_cli.py: none is missing); not imported,
+# for the reason above.
+METRIC_NAMES = "throughput, p50, p99, p999, cpu_per_request, instructions or inproc_us"
+METRIC_HELP = (f"{METRIC_NAMES} (default: instructions on the callgrind server, else "
+               "cpu_per_request).")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +88,20 @@ class BisectOptions(SubjectOptions):
                                    "latencies)."] = None
     max_rounds: Annotated[int, "Rounds an undecided step may grow to (in at most 3 looks) "
                                "before the search stops."] = 12
+
+
+@dataclass(frozen=True, kw_only=True)
+class AbOptions(SubjectOptions):
+    repository: str
+    base: Annotated[str, "The commit the change is measured against (a pull request's base)."]
+    head: Annotated[str, "The commit with the change (a pull request's head)."]
+    metric_names: Annotated[tuple[str, ...], f"{METRIC_NAMES}; again for more (default: "
+                                             "instructions on the callgrind server, else "
+                                             "cpu_per_request and p50)."] = ()
+    max_rounds: Annotated[int, "Rounds an undecided comparison may grow to (in at most 3 "
+                               "looks)."] = 12
+    summary_path: Annotated[Path | None, "Also append the Markdown table here (e.g. "
+                                         "$GITHUB_STEP_SUMMARY)."] = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,9 +5,10 @@ per combination of the values."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from loadgen.analysis.compare import unrepeated
 from loadgen.campaigns.benchfile import ScenarioEntry, ServerEntry, labelled
 from loadgen.campaigns.history import HistoryPlan
 from loadgen.campaigns.options import SubjectOptions
@@ -15,6 +16,8 @@ from loadgen.campaigns.points import subject_name
 from loadgen.errors import LoadgenError
 from loadgen.measure.executors import deterministic
 from loadgen.results.history import Point
+from loadgen.results.metrics import REPEATS_WITHIN
+from loadgen.results.model import Trial
 from loadgen.servers.launchers import TARGETS_DIR, target_app
 from loadgen.servers.serving import checked_workers
 from loadgen.workloads.assignments import parse_assignments, value_list
@@ -49,10 +52,24 @@ def plan_sweep(options: SubjectOptions, subject: str, found: Sequence[Point]) ->
 
 def planned_rounds(options: SubjectOptions) -> int:
     """The rounds asked for, or as many as the server's figures need: one where they repeat
-    (instruction counts), three where they are noisy."""
+    (instruction counts; two to verify that they do), three where they are noisy."""
+    if options.verify and not deterministic(options.server):
+        raise LoadgenError(f"--verify checks that counts repeat: it goes with --server "
+                           f"callgrind, not {options.server}")
     if options.rounds is not None:
+        if options.verify and options.rounds < 2:
+            raise LoadgenError("--verify measures each point twice: --rounds 2 or more")
         return options.rounds
-    return 1 if deterministic(options.server) else 3
+    return 2 if options.verify else 1 if deterministic(options.server) else 3
+
+
+def verified(options: SubjectOptions, trials: Iterable[Trial]) -> None:
+    """With --verify: refuse trials whose counts of one point did not repeat."""
+    problems = unrepeated(trials) if options.verify else []
+    if problems:
+        raise LoadgenError(f"--verify: counts of one build did not repeat within "
+                           f"{REPEATS_WITHIN:.2%}: {'; '.join(problems[:3])}"
+                           + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""))
 
 
 def default_metric(server: str) -> str:

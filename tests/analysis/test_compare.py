@@ -28,6 +28,7 @@ from loadgen.analysis.compare import (
     regressed,
     rounds_needed,
     too_few_samples,
+    unrepeated,
     verdict,
 )
 from loadgen.analysis.intervals import bootstrap_interval
@@ -268,3 +269,15 @@ def test_one_round_of_instruction_counts_decides_and_rounds_that_disagree_widen_
     assert one.low == pytest.approx(1.02 / (1 + REPEATS_WITHIN) ** 2)
     # Two rounds 1.5% apart (counts that did not repeat): the interval spans both.
     assert judged((base * 1.005, base), (base * 1.02, base)).verdict == INCONCLUSIVE
+
+
+def test_verify_finds_counts_of_one_build_that_did_not_repeat() -> None:
+    same = [counted("base", r, 100_000.0) for r in range(2)]
+    assert unrepeated(same) == []
+    within = [counted("base", 0, 100_000.0), counted("base", 1, 100_000.0 * (1 + 5e-5))]
+    assert unrepeated(within) == []
+    apart = [counted("base", 0, 100_000.0), counted("base", 1, 100_300.0)]
+    assert unrepeated(apart) == [
+        "base/callgrind/plaintext instructions: 100,000.0 and 100,300.0, 0.300% apart",
+        "base/callgrind/plaintext instructions [plaintext]: 100,000.0 and 100,300.0, 0.300% "
+        "apart"]

@@ -363,6 +363,10 @@ def test_a_url_repository_is_cloned_into_the_cache(repo: tuple[Path, list[str]])
     (["--target", "nope"], "unknown target 'nope'; choose from: fastapi, raw, starlette"),
     (["--rounds", "1"], "rounds must be at least 2: a point's interval needs repeats (1 on a "
                         "server whose counts repeat)"),
+    (["--verify"], "--verify checks that counts repeat: it goes with --server callgrind, not "
+                   "uvicorn"),
+    (["--verify", "--server", "callgrind", "--rounds", "1"],
+     "--verify measures each point twice: --rounds 2 or more"),
 ])
 def test_bad_history_options_are_one_line(args: list[str], message: str) -> None:
     done = loadgen("history", "starlette==1.10.0", "--scenario", "routing", *args)
