@@ -9,8 +9,8 @@ history report, which the caller rebuilds. Configured by the [nightly] section o
     packages = ["python-multipart"]  # the rest of the target's environment
     server = "uvicorn"
     scenarios = ["routing"]        # labels of the file's [[scenario]] entries
-    rounds = 5
-    metrics = ["p50", "cpu_per_request"]
+    rounds = 5                     # default 5; 1 on callgrind, whose counts repeat
+    metrics = ["p50", "cpu_per_request"]  # default; ["instructions"] on callgrind
     deltas = { p50 = 0.15 }        # thresholds other than the defaults (10% p50, 5% CPU)
 
 Each metric asks "worse than δ?": yes when its whole interval is beyond δ, no when none of it
@@ -39,6 +39,7 @@ from loadgen.campaigns.history_session import trial_line
 from loadgen.campaigns.options import NightlyOptions
 from loadgen.campaigns.points import commit_points, repository, resolve
 from loadgen.errors import LoadgenError
+from loadgen.measure.executors import deterministic
 from loadgen.measure.runner import Placement
 from loadgen.results.history import Accepted, Point, accepted_commits, record_accepted
 from loadgen.results.metrics import Metric, metric
@@ -66,7 +67,7 @@ class Nightly:
 
 NIGHTLY = {"repository": schema.TEXT, "branch": schema.TEXT, "target": schema.TEXT,
            "app_dir": schema.TEXT, "packages": schema.LIST, "server": schema.TEXT,
-           "workers": schema.at_least(1), "scenarios": schema.LIST, "rounds": schema.at_least(2),
+           "workers": schema.at_least(1), "scenarios": schema.LIST, "rounds": schema.at_least(1),
            "metrics": schema.LIST, "deltas": schema.TABLE}
 
 
@@ -88,18 +89,26 @@ def load_nightly(path: Path, repository_override: str | None = None) -> Nightly:
     if unknown:
         raise LoadgenError(f"{path}: [nightly] names scenario {unknown[0]!r}, which no "
                            f"[[scenario]] of the file has")
-    metrics = _metrics(path, section)
+    server = str(section.get("server", "uvicorn"))
+    # Counts repeat: one round, on instructions, unless the file says otherwise.
+    repeats = deterministic(server)
+    rounds = int(section.get("rounds", 1 if repeats else 5))
+    if rounds < 2 and not repeats:
+        raise LoadgenError(f"{path}: [nightly] rounds must be at least 2 on {server} (1 on a "
+                           f"server whose counts repeat)")
+    metrics = _metrics(path, section, ("instructions",) if repeats else ("p50", "cpu_per_request"))
     return Nightly(
         str(repo), str(section.get("branch", "main")), str(section.get("target", "starlette")),
         (path.parent / section["app_dir"]).resolve() if "app_dir" in section else TARGETS_DIR,
         tuple(str(p) for p in section.get("packages", ())),
-        ServerEntry(str(section.get("server", "uvicorn")), int(section.get("workers", 1))),
-        tuple(by_label[s] for s in wanted), bench.load, int(section.get("rounds", 5)), metrics)
+        ServerEntry(server, int(section.get("workers", 1))),
+        tuple(by_label[s] for s in wanted), bench.load, rounds, metrics)
 
 
-def _metrics(path: Path, section: dict[str, Any]) -> tuple[Metric, ...]:
+def _metrics(path: Path, section: dict[str, Any], default: tuple[str, ...]
+             ) -> tuple[Metric, ...]:
     """The gated metrics, each with its threshold: a noisy runner may need wider ones."""
-    names = [str(m) for m in section.get("metrics", ("p50", "cpu_per_request"))]
+    names = [str(m) for m in section.get("metrics", default)]
     deltas = section.get("deltas", {})  # a table: the schema has seen to it
     for name, delta in deltas.items():
         if name not in names:

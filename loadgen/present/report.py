@@ -19,6 +19,7 @@ from loadgen.analysis.compare import compare, level_text, markdown, noise_text, 
 from loadgen.analysis.series import Series, series
 from loadgen.errors import LoadgenError
 from loadgen.present import plots
+from loadgen.present.two_ways import two_ways
 from loadgen.present.verdicts import run_baseline
 from loadgen.results import histogram
 from loadgen.results.figures import HttpResult
@@ -186,6 +187,11 @@ def build_report(run: Path) -> Path:
             _timeline(timed[1], f"{timed[0].cell.name}, round {timed[0].round + 1}",
                       out / f"{slug}-timeline.png")
             parts.append(_figure(f"{slug}-timeline.png", f"{scenario} baseline over time"))
+        for both in two_ways(group):
+            parts.append(f"<h3>{html.escape(both.target)}: in process and at the socket</h3>"
+                         + _table(both.headers(), both.rows())
+                         + f"<p>Server CPU per request over the mix: "
+                           f"{html.escape(both.cpu_text())}.</p>")
         checked = [_self_check_row(t, r) for t in group
                    if isinstance(r := t.result, HttpResult) and r.causes]
         if checked:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.analysis.changepoints import change_points, step_fit
-from loadgen.analysis.compare import TOO_FEW, Comparison
+from loadgen.analysis.compare import NO_CHANGE, REGRESSION, TOO_FEW, Comparison
 from loadgen.analysis.series import Change, Series
 from loadgen.analysis.series import series as analysis_series
 from loadgen.campaigns import history
@@ -331,6 +331,28 @@ def test_nightly_exit_code(repo: tuple[Path, list[str]], tmp_path: Path, newest:
     accepted = (home / "accepted.json").exists()
     assert accepted == (code == 0)
     assert (home / "nightly-summary.md").read_text() == summary
+
+
+def test_a_nightly_on_instruction_counts_measures_once_per_commit(
+        repo: tuple[Path, list[str]], tmp_path: Path) -> None:
+    # server = "callgrind", no rounds, no metrics: one round, on instructions per request kind.
+    path, hashes = repo
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(path), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "branch", "night", hashes[3]], check=True)
+    bench = tmp_path / "bench.toml"
+    counted = NIGHTLY.replace('name = "uvicorn"', 'name = "callgrind"').replace(
+        'rounds = 4\nmetrics = ["cpu_per_request"]\n', 'server = "callgrind"\n')
+    counted = counted[:counted.index("# A wide threshold")]
+    bench.write_text(counted.format(scenario=SCENARIO, repository=clone, app_dir=APPS_DIR))
+    config = load_nightly(bench)
+    assert config.rounds == 1 and [m.name for m in config.metrics] == ["instructions"]
+    outcome = run_nightly(config, PLACEMENT, tmp_path / "results", against=hashes[2])
+    assert outcome.code == 1
+    verdicts = {c.metric.label: c.verdict for c in outcome.comparisons}
+    assert verdicts["instructions [/b]"] == REGRESSION
+    assert verdicts["instructions [/a]"] == verdicts["instructions [/c]"] == NO_CHANGE
+    assert {len(c.ratios) for c in outcome.comparisons} == {1}
 
 
 def test_nightly_harness_errors_exit_3(tmp_path: Path) -> None:
