@@ -22,7 +22,10 @@ from loadgen.results.output import check_folder
 def step_line(step: Step) -> str:
     """A decided step: the commit, its ratio to GOOD with the interval, and the verdict."""
     c = step.comparison
-    ratio = (f"{c.ratio:.3f} [{c.low:.3f}, {c.high:.3f}] ({level_text(c.level)})"
+    # A count's interval is its rounds' range widened by what two counts may differ by: no
+    # confidence level to speak of.
+    kind = "counts" if c.metric.deterministic else level_text(c.level)
+    ratio = (f"{c.ratio:.3f} [{c.low:.3f}, {c.high:.3f}] ({kind})"
              if c.ratio and c.low and c.high else "-")
     return (f"{step.point.label} {step.point.title}: {ratio} over {len(c.ratios)} rounds, "
             f"noise {noise_text(c)}, {verdict_text(c)}")

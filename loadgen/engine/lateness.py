@@ -1,7 +1,11 @@
 """Late sends, judged against the machine's pauses once the watchdog has seen them: a send
 late by over LATE_NS is the generator's own fault unless a pause covers all but LATE_NS of it,
 and one that waited for a busy connection is the server's pushback unless it fell due inside a
-pause. Recorded on the hot path as (since, sent) pairs, rarely; judged off it."""
+pause. A pause is followed by its catch-up, as long again: the sends it held back go out in a
+burst, and those due meanwhile wait behind them (a 300 ms SIGSTOP at 500 req/s left 150 sends
+to make at once, and 33 sends due after it more than 5 ms late). A generator that cannot catch
+up within the pause's length again is late outside it too, and is told. Recorded on the hot
+path as (since, sent) pairs, rarely; judged off it."""
 
 from __future__ import annotations
 
@@ -55,19 +59,34 @@ def _split(pairs: array[int], upto: int, pauses: list[Pause],
     done = bisect_right(pairs[1::2], upto)  # sends are made in time order
     judged, pending = pairs[:2 * done], pairs[2 * done:]
     earliest = min(judged[0::2], default=upto)
-    near = [p for p in pauses if p.end_ns > earliest]
+    near = [p for p in with_catch_up(pauses) if p.end_ns > earliest]
     if not near:
         return pending, done, 0
     yes = sum(rule(judged[i], judged[i + 1], near) for i in range(0, len(judged), 2))
     return pending, yes, done - yes
 
 
+def with_catch_up(pauses: list[Pause]) -> list[Pause]:
+    """Each pause followed by its catch-up (as long again), overlapping ones merged."""
+    merged: list[Pause] = []
+    for pause in pauses:
+        end = pause.end_ns + pause.length_ns
+        if merged and pause.start_ns <= merged[-1].end_ns:
+            last = merged[-1]
+            merged[-1] = Pause(last.start_ns, max(last.end_ns, end),
+                               last.length_ns + pause.length_ns)
+        else:
+            merged.append(Pause(pause.start_ns, end, pause.length_ns))
+    return merged
+
+
 def _own_lateness(since: int, sent: int, pauses: list[Pause]) -> bool:
-    """A late send is the generator's own unless pauses cover all but LATE_NS of it."""
+    """A late send is the generator's own unless pauses (and their catch-up) cover all but
+    LATE_NS of it."""
     return sent - since - overlap_ns(pauses, since, sent) > LATE_NS
 
 
 def _due_outside(due: int, _: int, pauses: list[Pause]) -> bool:
     """A send that waited for a connection is the server's pushback unless it fell due inside
-    a pause (the backlog a pause leaves is no sign of a slow server)."""
+    a pause or its catch-up (the backlog a pause leaves is no sign of a slow server)."""
     return not overlap_ns(pauses, due, due + 1)

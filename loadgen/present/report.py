@@ -285,7 +285,8 @@ def build_history_report(home: Path, min_magnitude: float = MIN_MAGNITUDE) -> Pa
 <p>{len(points)} points, {len(done)} trials; rebuilt from {html.escape(str(home))}. Each point is
 the geometric mean of its trials, the band its 95% interval. A dashed line is a change
 point (placed by a weighted step fit, kept when Welch's t-test between the two sides gives
-p &lt; 0.001 and the step is at least {min_magnitude:.0%}): red when worse, green when better.
+p &lt; 0.001 and the step is at least {min_magnitude:.0%}, or the metric's δ where that is
+smaller: 1% for instruction counts): red when worse, green when better.
 A change point is a candidate until an interleaved A/B of its two sides confirms it
 (<code>loadgen history --confirm</code>).</p>
 <h2>Change points</h2>
