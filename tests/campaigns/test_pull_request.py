@@ -56,6 +56,9 @@ def test_the_slowed_route_is_a_regression_and_nothing_else(repo: tuple[Path, lis
     assert summary.read_text() == "earlier steps\n" + stdout[stdout.index("# loadgen ab"):-1]
 
 
+# Slow (36 s and 33 s here): --verify's rule is tested without measuring in
+# tests/analysis/test_compare.py; these two run it end to end (make test-slow).
+@pytest.mark.slow
 def test_a_commit_that_touches_a_comment_changes_nothing_verified(
         repo: tuple[Path, list[str]], tmp_path: Path) -> None:
     path, hashes = repo
@@ -75,6 +78,7 @@ ROUNDS["/a"] = 40 + _started
 """
 
 
+@pytest.mark.slow
 def test_verify_refuses_counts_that_do_not_repeat(repo: tuple[Path, list[str]],
                                                   tmp_path: Path) -> None:
     # A commit whose /a hashes one round more at each start of the module (a counter in a
