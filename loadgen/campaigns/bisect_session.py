@@ -11,7 +11,7 @@ from loadgen.campaigns.bisection import Outcome, Step, bisect
 from loadgen.campaigns.history import folder
 from loadgen.campaigns.options import BisectOptions
 from loadgen.campaigns.points import points
-from loadgen.campaigns.sweep import default_metric, plan_sweep, verified
+from loadgen.campaigns.sweep import default_metrics, plan_sweep, verified
 from loadgen.errors import LoadgenError
 from loadgen.measure.runner import Placement
 from loadgen.results.history import trials
@@ -33,7 +33,7 @@ def step_line(step: Step) -> str:
 
 def run_bisect(options: BisectOptions, say: Callable[[str], None]) -> Outcome:
     """The search, said as it goes: its first line before anything is built, then each step."""
-    chosen = metric(options.metric_name or default_metric(options.server), options.kind)
+    chosen = metric(options.metric_name or default_metrics(options.server)[0], options.kind)
     if options.delta is not None:
         chosen = replace(chosen, delta=options.delta)
     found = points(options.repository, f"{options.good}..{options.bad}")

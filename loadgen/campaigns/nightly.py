@@ -10,7 +10,7 @@ history report, which the caller rebuilds. Configured by the [nightly] section o
     server = "uvicorn"
     scenarios = ["routing"]        # labels of the file's [[scenario]] entries
     rounds = 5                     # default 5; 1 on callgrind, whose counts repeat
-    metrics = ["p50", "cpu_per_request"]  # default; ["instructions"] on callgrind
+    metrics = ["p50", "cpu_per_request"]  # default cpu_per_request, p50; instructions on callgrind
     deltas = { p50 = 0.15 }        # thresholds other than the defaults (10% p50, 5% CPU)
 
 Each metric asks "worse than δ?": yes when its whole interval is beyond δ, no when none of it
@@ -38,6 +38,7 @@ from loadgen.campaigns.history import HistoryPlan, ab, folder
 from loadgen.campaigns.history_session import trial_line
 from loadgen.campaigns.options import NightlyOptions
 from loadgen.campaigns.points import commit_points, repository, resolve
+from loadgen.campaigns.sweep import default_metrics
 from loadgen.errors import LoadgenError
 from loadgen.measure.executors import deterministic
 from loadgen.measure.runner import Placement
@@ -96,7 +97,7 @@ def load_nightly(path: Path, repository_override: str | None = None) -> Nightly:
     if rounds < 2 and not repeats:
         raise LoadgenError(f"{path}: [nightly] rounds must be at least 2 on {server} (1 on a "
                            f"server whose counts repeat)")
-    metrics = _metrics(path, section, ("instructions",) if repeats else ("p50", "cpu_per_request"))
+    metrics = _metrics(path, section, default_metrics(server))
     return Nightly(
         str(repo), str(section.get("branch", "main")), str(section.get("target", "starlette")),
         (path.parent / section["app_dir"]).resolve() if "app_dir" in section else TARGETS_DIR,

@@ -24,9 +24,8 @@ from loadgen.campaigns.history import ab, folder
 from loadgen.campaigns.history_session import trial_line
 from loadgen.campaigns.options import AbOptions
 from loadgen.campaigns.points import points
-from loadgen.campaigns.sweep import plan_sweep, verified
+from loadgen.campaigns.sweep import default_metrics, plan_sweep, verified
 from loadgen.errors import LoadgenError
-from loadgen.measure.executors import deterministic
 from loadgen.measure.runner import Placement
 from loadgen.results.history import Point
 from loadgen.results.metrics import REPEATS_WITHIN, Metric, metric
@@ -77,11 +76,9 @@ def _verdict(comparison: Comparison) -> str:
 
 
 def chosen_metrics(options: AbOptions) -> tuple[Metric, ...]:
-    """The metrics asked for, or what the server's trials measure best: instruction counts
-    (per request kind) in process, CPU per request and p50 over the wire."""
-    names = options.metric_names or (("instructions",) if deterministic(options.server)
-                                     else ("cpu_per_request", "p50"))
-    return tuple(metric(name) for name in names)
+    """The metrics asked for, or the server's defaults (sweep.default_metrics)."""
+    return tuple(metric(name) for name in options.metric_names
+                 or default_metrics(options.server))
 
 
 def run_ab(options: AbOptions, say: Callable[[str], None]) -> AbResult:

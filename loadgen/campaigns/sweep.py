@@ -72,6 +72,8 @@ def verified(options: SubjectOptions, trials: Iterable[Trial]) -> None:
                            + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""))
 
 
-def default_metric(server: str) -> str:
-    """The metric bisect judges when none is named: what the server's trials measure."""
-    return "instructions" if deterministic(server) else "cpu_per_request"
+def default_metrics(server: str) -> tuple[str, ...]:
+    """The metrics judged when none is named, the first alone where one is judged (bisect):
+    what the server's trials measure best. Instruction counts (per request kind) in
+    process; CPU per request and p50 over the wire."""
+    return ("instructions",) if deterministic(server) else ("cpu_per_request", "p50")

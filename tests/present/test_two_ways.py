@@ -4,7 +4,6 @@ request kind, the instructions beside each server's latency, from the stored tri
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -72,6 +71,6 @@ def test_the_report_has_the_table(run: RunStore) -> None:
     assert "Server CPU per request over the mix: uvicorn " in section
 
 
-def test_no_table_without_both_ways(tmp_path: Path, run: RunStore) -> None:
+def test_no_table_without_both_ways(run: RunStore) -> None:
     served_only = [t for t in run.trials() if isinstance(t.result, HttpResult)]
     assert two_ways(served_only) == []
