@@ -65,7 +65,7 @@ def series(done: Iterable[Trial], points: Sequence[Point],
            min_magnitude: float = MIN_MAGNITUDE) -> list[Series]:
     """Every metric's series over `points` (in their order), per scenario and server, with its
     change points: steps of at least `min_magnitude`, or the metric's δ where that is smaller
-    (1% for instruction counts, which repeat exactly)."""
+    (1% for instruction counts, which repeat within 0.01%)."""
     order = {p.key: i for i, p in enumerate(points)}
     groups: dict[str, list[tuple[Trial, Result]]] = defaultdict(list)
     for trial in done:

@@ -104,7 +104,7 @@ METRICS = (
     Metric("cpu_per_request", "µs / request", "server CPU", False, 0.05, _cpu),
     # In process (loadgen inproc, or the inproc and callgrind servers of a bench): per request
     # kind as well as over the mix, which is their weighted mean. Instruction counts repeat
-    # exactly, so 1% is a real change.
+    # within 0.01% (REPEATS_WITHIN), so 1% is a real change.
     Metric("instructions", "per request", "instructions in process", False, 0.01,
            _instructions, per_kind=True, each_kind=True, deterministic=True),
     Metric("inproc_us", "µs / request", "time in process", False, 0.05, _inproc_us,

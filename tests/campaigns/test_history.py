@@ -87,7 +87,7 @@ def test_a_significant_step_below_the_minimum_is_not_reported() -> None:
 
 
 def test_identical_repeats_are_a_change_when_the_levels_differ() -> None:
-    # Instruction counts repeat exactly: zero spread on both sides must not hide a step.
+    # Instruction counts often repeat exactly: zero spread on both sides must not hide a step.
     assert [c.index for c in change_points([[100.0] * 3] * 3 + [[110.0] * 3] * 3)] == [3]
 
 
