@@ -26,6 +26,7 @@ from loadgen.measure.single import EXIT_INTERRUPTED, RunOptions
 from loadgen.present.verdicts import CompareOptions
 from loadgen.servers import serving
 from loadgen.servers.inventory import server_lines, target_lines
+from loadgen.servers.launchers import PROTOCOLS
 from loadgen.workloads.choice import scenario_lines
 
 # Each command imports the library it calls: history, bisect, nightly and the reports bring
@@ -93,6 +94,11 @@ def cli() -> None:
 @_field(RunOptions, "--max-failed", "max_failed", metavar="SHARE")
 @_field(RunOptions, "--hlog", "hlog_path")
 @_field(RunOptions, "--profile", "profiled")
+@_field(RunOptions, "--insecure")
+@_field(RunOptions, "--ca", metavar="FILE")
+@_field(RunOptions, "--tls-resume")
+@_field(RunOptions, "--unix-socket", metavar="PATH")
+@_field(RunOptions, "--protocol", type=click.Choice(PROTOCOLS))
 def run(**given: Any) -> None:
     """Load URL (or a target loadgen starts) and report latency and throughput.
 
@@ -113,6 +119,7 @@ def run(**given: Any) -> None:
 @_field(serving.ServeOptions, "--server")
 @_field(serving.ServeOptions, "--port")
 @_field(serving.ServeOptions, "--workers")
+@_field(serving.ServeOptions, "--protocol", type=click.Choice(PROTOCOLS))
 def serve(**given: Any) -> None:
     """Serve TARGET on 127.0.0.1 until Ctrl-C, pinned as `run --target` would pin it."""
     serving.serve(serving.ServeOptions(**given), click.echo)

@@ -1,15 +1,22 @@
-"""Reaching the server: the host resolved once, then every connection opened at once."""
+"""Reaching the server: over TCP (the host resolved once) or a Unix socket, plain or TLS; every
+connection opened at once, reconnects backed off, and every TLS handshake timed."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 import socket
+import ssl
 from collections.abc import Callable, Sequence
+from time import perf_counter_ns
+
+from hdrh.histogram import HdrHistogram
 
 from loadgen.engine.connection import Connection
 from loadgen.errors import LoadgenError
+from loadgen.results import histogram
 from loadgen.workloads.request import Endpoint
+from loadgen.workloads.tls import client_context, handshake_problem
 
 # A connection lost before it gave a complete response, or a connect that failed, waits
 # before the next attempt: 10 ms, doubling with each such failure in a row up to 1 s, less a
@@ -18,53 +25,97 @@ from loadgen.workloads.request import Endpoint
 RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.01, 1.0
 
 
-async def connect(loop: asyncio.AbstractEventLoop, address: tuple[str, int],
-                  conn: Connection) -> None:
-    host, port = address
-    await loop.create_connection(lambda: conn, host, port)
+class Dialer:
+    """How one worker's connections reach the endpoint. The TLS context is made once. Each
+    handshake is timed on its own, after the TCP connect, so the histogram holds only the
+    handshake; the resumed ones are counted too."""
 
+    def __init__(self, endpoint: Endpoint, handshake_timeout_s: float) -> None:
+        self.endpoint = endpoint
+        self.address: tuple[str, int] = (endpoint.host, endpoint.port)  # until resolved
+        self.family = socket.AF_UNIX if endpoint.unix else socket.AF_INET
+        self.context = None if endpoint.tls is None else client_context(endpoint.tls)
+        self.timeout_s = handshake_timeout_s
+        self.handshakes: HdrHistogram = histogram.new_histogram()
+        self.resumed = 0
 
-async def connect_all(loop: asyncio.AbstractEventLoop, endpoint: Endpoint,
-                      conns: Sequence[Connection]) -> tuple[str, int]:
-    """Resolve the host once, then open every connection; the resolved address, for
-    reconnects. The first failure is the one line the user sees (every other is retrieved,
-    not left to be logged)."""
-    try:
-        found = await loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise LoadgenError(f"cannot resolve {endpoint.host}: {exc.strerror}") from None
-    host, port = found[0][4][:2]
-    address = (str(host), int(port))
-    outcomes = await asyncio.gather(*(connect(loop, address, conn) for conn in conns),
-                                    return_exceptions=True)
-    failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
-    if failed is None:
-        return address
-    for conn in conns:
-        if conn.transport is not None:
-            conn.transport.abort()
-    if not isinstance(failed, OSError):
-        raise failed
-    reason = failed.strerror or str(failed)
-    raise LoadgenError(f"cannot connect to {endpoint.authority}: {reason}") from None
-
-
-async def reconnect(loop: asyncio.AbstractEventLoop, address: tuple[str, int], conn: Connection,
-                    over: Callable[[], bool], attempted: Callable[[bool], None]) -> bool:
-    """Open `conn` again, after the backoff its failures in a row call for, until it is open
-    (True) or `over()` (False); `attempted(failed)` hears of each attempt."""
-    while not over():
-        if conn.failures:
-            wait = min(RECONNECT_MAX_S, RECONNECT_FIRST_S * 2 ** (conn.failures - 1))
-            await asyncio.sleep(wait * random.uniform(0.5, 1.0))
-            if over():
-                return False
+    async def resolve(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.endpoint.unix:
+            return
+        endpoint = self.endpoint
         try:
-            await connect(loop, address, conn)
-        except OSError:
-            conn.failures += 1
-            attempted(True)
-            continue
-        attempted(False)
-        return True
-    return False
+            found = await loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise LoadgenError(f"cannot resolve {endpoint.host}: {exc.strerror}") from None
+        family, *_, sockaddr = found[0]
+        self.family = family
+        self.address = (str(sockaddr[0]), int(sockaddr[1]))
+
+    async def connect(self, loop: asyncio.AbstractEventLoop, conn: Connection) -> None:
+        unix = self.endpoint.unix
+        if self.context is None:
+            if unix:
+                await loop.create_unix_connection(lambda: conn, unix)
+            else:
+                await loop.create_connection(lambda: conn, *self.address)
+            return
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, unix or self.address)
+            if not unix:  # as create_connection does for plain TCP
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            started = perf_counter_ns()
+            transport, _ = await loop.create_connection(
+                lambda: conn, sock=sock, ssl=self.context, server_hostname=self.endpoint.host,
+                ssl_handshake_timeout=self.timeout_s)
+        except BaseException:
+            sock.close()
+            raise
+        self.handshakes.record_value(max(1, (perf_counter_ns() - started) // 1000))
+        ssl_object = transport.get_extra_info("ssl_object")
+        self.resumed += bool(ssl_object is not None and ssl_object.session_reused)
+
+    async def connect_all(self, loop: asyncio.AbstractEventLoop,
+                          conns: Sequence[Connection]) -> None:
+        """Resolve the host once, then open every connection. The first failure is the one
+        line the user sees (every other is retrieved, not left to be logged)."""
+        await self.resolve(loop)
+        outcomes = await asyncio.gather(*(self.connect(loop, conn) for conn in conns),
+                                        return_exceptions=True)
+        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if failed is None:
+            return
+        for conn in conns:
+            if conn.transport is not None:
+                conn.transport.abort()
+        where = self.endpoint.unix or self.endpoint.authority
+        if isinstance(failed, ssl.SSLError):
+            raise LoadgenError(handshake_problem(self.endpoint.authority, failed)) from None
+        if isinstance(failed, TimeoutError):
+            raise LoadgenError(f"TLS handshake with {where} took over {self.timeout_s:g} s"
+                               ) from None
+        if not isinstance(failed, OSError):
+            raise failed
+        reason = failed.strerror or str(failed)
+        raise LoadgenError(f"cannot connect to {where}: {reason}") from None
+
+    async def reconnect(self, loop: asyncio.AbstractEventLoop, conn: Connection,
+                        over: Callable[[], bool], attempted: Callable[[bool], None]) -> bool:
+        """Open `conn` again, after the backoff its failures in a row call for, until it is
+        open (True) or `over()` (False); `attempted(failed)` hears of each attempt."""
+        while not over():
+            if conn.failures:
+                wait = min(RECONNECT_MAX_S, RECONNECT_FIRST_S * 2 ** (conn.failures - 1))
+                await asyncio.sleep(wait * random.uniform(0.5, 1.0))
+                if over():
+                    return False
+            try:
+                await self.connect(loop, conn)
+            except (OSError, TimeoutError):  # ssl.SSLError is an OSError
+                conn.failures += 1
+                attempted(True)
+                continue
+            attempted(False)
+            return True
+        return False

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from time import perf_counter_ns
 
 from loadgen.engine.connection import ClosedLoopConnection, Connection
-from loadgen.engine.dial import connect_all, reconnect
+from loadgen.engine.dial import Dialer
 from loadgen.engine.flow import FlowConnection, Flows
 from loadgen.engine.lateness import LateSends
 from loadgen.engine.pauses import CpuShare, PauseWatch, steal_per_second, window_pauses
@@ -78,7 +78,7 @@ class Worker:
         self._watch = PauseWatch()
         self._blocked = self._blocked_ns = 0
         self._seconds = Seconds(on_interval)
-        self._address: tuple[str, int] = (load.endpoint.host, load.endpoint.port)  # resolved
+        self._dialer = Dialer(load.endpoint, profile.timeout_s)
         self._intended = self._sent = self._unsent = self._waited = self._reconnects = 0
         self._next_t: int | None = None
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -93,7 +93,7 @@ class Worker:
     async def run(self, start_gate: StartGate = start_now) -> WorkerResult:
         """Connect, wait for the gate's start instant, load, drain, and return the result."""
         self._loop = asyncio.get_running_loop()
-        self._address = await connect_all(self._loop, self.plan.load.endpoint, self._conns)
+        await self._dialer.connect_all(self._loop, self._conns)
         start_epoch = await start_gate()
         await asyncio.sleep(max(0.0, start_epoch - time.time()))
         profile = self.plan.load.profile
@@ -260,7 +260,7 @@ class Worker:
         self._maybe_done()
 
     async def _reconnect(self, conn: Connection) -> None:
-        if await reconnect(self._loop, self._address, conn, self._finished, self._attempted):
+        if await self._dialer.reconnect(self._loop, conn, self._finished, self._attempted):
             if self._finished():
                 conn.transport.abort()  # type: ignore[union-attr]  # connected too late
             else:
@@ -396,5 +396,8 @@ class Worker:
             steal_ms=steal_per_second(self._watch, self.warm_end_ns, self._window_end_ns),
             write_blocked=self._blocked,
             write_blocked_s=self._blocked_ns / NS,
+            handshakes=(histogram.encode(self._dialer.handshakes)
+                        if self._dialer.context is not None else ""),
+            resumed=self._dialer.resumed,
         )
 

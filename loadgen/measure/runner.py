@@ -75,7 +75,7 @@ def plans(load: Load) -> list[WorkerPlan]:
 
 def _result(load: Load, results: list[WorkerResult], generator: tuple[int, ...],
             server: tuple[int, ...] | None, missing: list[MissingWorker]) -> RunResult:
-    return RunResult(load.target or f"http://{load.endpoint.authority}", load.profile, results,
+    return RunResult(load.target or load.endpoint.where, load.profile, results,
                      generator, server, missing,
                      expected_status={t.kind: t.expect.status for t in load.templates})
 

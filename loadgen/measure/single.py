@@ -23,6 +23,7 @@ from loadgen.servers.serving import checked_workers
 from loadgen.workloads.choice import choose_workload
 from loadgen.workloads.profile import LoadProfile, parse_duration, parse_stages
 from loadgen.workloads.request import parse_url
+from loadgen.workloads.tls import Tls
 
 RESULTS = Path("results")  # where a target's server log and profile go without --json
 EXIT_FAILED = 1  # the run's own figures failed: nothing succeeded, or too much failed
@@ -68,6 +69,16 @@ class RunOptions:
                                       "whatever this is."] = None
     hlog_path: Annotated[Path | None, "Write per-second histograms in the HdrHistogram log "
                                       "format."] = None
+    insecure: Annotated[bool, "https://: do not check the server's certificate (self-signed "
+                              "ones)."] = False
+    ca: Annotated[str | None, "https://: trust the certificates this PEM file signed."] = None
+    tls_resume: Annotated[bool, "https://: reconnects resume an earlier TLS session (off: "
+                                "every connection pays a full handshake, as a new client "
+                                "does)."] = False
+    unix_socket: Annotated[str | None, "Connect through this Unix socket, not to the URL's "
+                                       "host (which the Host header still names), as curl "
+                                       "does."] = None
+    protocol: Annotated[str, "With --target: how the server is reached."] = "http1"
     profiled: Annotated[bool, "With --target: py-spy samples the server (every worker) in the "
                               "measured window, on the server's cores, into NAME.flame.svg "
                               "and NAME.speedscope.json beside --json and named after it, "
@@ -78,6 +89,12 @@ class RunOptions:
     def __post_init__(self) -> None:  # a bad --max-failed fails before anything else
         object.__setattr__(self, "failed_limit", None if self.max_failed is None
                            else parse_share(self.max_failed, "--max-failed"))
+
+    def tls(self) -> Tls | None:
+        """The TLS options, if any was given."""
+        if not (self.insecure or self.ca or self.tls_resume):
+            return None
+        return Tls(self.ca, self.insecure, self.tls_resume)
 
     def load_profile(self) -> LoadProfile:
         """Closed loop, or open at --rate or through --stages; 10 s unless told."""
@@ -181,12 +198,20 @@ def run_single(options: RunOptions, on_interval: IntervalSink | None,
     placement = Placement.apart(options.processes, options.cpu_list, options.cluster)
     if options.check_every < 0 or options.variants < 1:
         raise LoadgenError("--check-every must be 0 or more and --variants at least 1")
+    if options.target is not None and (options.ca or options.insecure or options.unix_socket):
+        raise LoadgenError("with --target, loadgen makes the certificate and the socket: "
+                           "give --protocol https or uds instead")
+    if options.tls_resume and options.target is not None and options.protocol != "https":
+        raise LoadgenError("--tls-resume goes with --protocol https")
     if options.target is None:
+        if options.protocol != "http1":
+            raise LoadgenError("--protocol goes with --target; a URL says its own (https://, "
+                               "--unix-socket)")
         if options.url is None:
             raise LoadgenError("give a URL to load, or --target to start one")
         if options.profiled:
             raise LoadgenError("--profile samples a server loadgen starts: give --target")
-        endpoint, path = parse_url(options.url)
+        endpoint, path = parse_url(options.url, options.tls(), options.unix_socket)
         workload = choose_workload(path, options.scenario, options.params, options.variants,
                                    options.seed)
         # The server is not loadgen's: none of this machine's cores is its.
@@ -201,7 +226,8 @@ def run_single(options: RunOptions, on_interval: IntervalSink | None,
                     else (RESULTS, f"{options.target}-{options.server}"))
     spec = ServerSpec(options.server, target_app(options.target),
                       workers=checked_workers(options.workers), cpus=placement.server or (),
-                      log_path=folder / f"{name}.server.log")
+                      log_path=folder / f"{name}.server.log", protocol=options.protocol,
+                      tls_resume=options.tls_resume)
     executable = pyspy_executable(warn) if options.profiled else None
     sampling = pyspy.SamplingPlan(folder, name, executable) if executable else None
     return run_served(spec, options.target, workload, profile, placement, on_interval,

@@ -37,10 +37,10 @@ def run_workload(endpoint: Endpoint, workload: Workload, profile: LoadProfile,
     prepared = workload.prepare(endpoint)
     if prepared.flow is not None and profile.open_loop:
         raise LoadgenError("a scenario with a flow runs closed loop: drop --rate and --stages")
-    preflight(prepared.variants, profile.timeout_s)
+    preflight(prepared.variants, endpoint, profile.timeout_s)
     prepared.variants.clear()  # httpx's requests: a few KB each, 10,000 kinds' worth
     return run_load(endpoint, prepared.templates, profile, placement, on_interval,
-                    label or f"http://{endpoint.authority} {workload.label}", prepared.mix,
+                    label or f"{endpoint.where} {workload.label}", prepared.mix,
                     check_every, prepared.flow, on_start)
 
 
@@ -67,7 +67,7 @@ def run_served(spec: ServerSpec, target: str, workload: Workload, profile: LoadP
 
         sampler.start()
         try:
-            label = f"{target} on {spec.server} http://{endpoint.authority} {workload.label}"
+            label = f"{target} on {spec.server} {endpoint.where} {workload.label}"
             result = run_workload(endpoint, workload, profile, placement, on_interval, label,
                                   check_every, in_window)
         finally:
@@ -104,9 +104,8 @@ def run_paired(specs: tuple[ServerSpec, ServerSpec], targets: tuple[str, str],
             if prepared.flow is not None:
                 raise LoadgenError("a scenario with a flow runs closed loop and cannot be "
                                    "loaded in turns")
-            preflight(prepared.variants, profile.timeout_s)
-            label = (f"{target} on {spec.server} http://{server.endpoint.authority} "
-                     f"{workload.label}")
+            preflight(prepared.variants, server.endpoint, profile.timeout_s)
+            label = f"{target} on {spec.server} {server.endpoint.where} {workload.label}"
             loads.append(Load(server.endpoint, prepared.templates,
                             profile.in_turns(TURN_S, (k + first) % 2, 2), label,
                             prepared.mix))

@@ -137,6 +137,12 @@ def render(result: RunResult) -> str:
     lines += _latency_rows(result.total)
     lines.append(f"status       {_counts(result.total.status)}")
     lines.append(f"errors       {_counts(result.total.errors)}")
+    handshakes = result.handshakes()
+    if handshakes is not None:
+        lines.append(f"tls          {handshakes.count:,} handshakes ({handshakes.resumed:,} "
+                     f"resumed): p50 "
+                     f"{format_us(handshakes.p50)}, p99 {format_us(handshakes.p99)}, max "
+                     f"{format_us(handshakes.max)}")
     reasons = result.invalid_reasons()
     checked = sum(k.checked for k in result.kinds.values())
     if reasons:

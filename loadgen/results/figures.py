@@ -56,6 +56,19 @@ class Histograms(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Handshakes(Record):
+    """TLS handshakes in µs, from the TCP connect's end to the handshake's: the first
+    connections' and every reconnect's."""
+
+    count: int
+    resumed: int  # of them, the ones that resumed an earlier session (--tls-resume)
+    p50: int
+    p99: int
+    max: int
+    histogram: str  # encoded, for exact merging
+
+
+@dataclass(frozen=True, kw_only=True)
 class Checks(Record):
     sampled: int  # responses checked in full
     failed: dict[str, int]  # by problem
@@ -193,6 +206,7 @@ class HttpResult(Record):
     partial: bool
     missing_workers: tuple[MissingWorker, ...]
     histograms: Histograms
+    tls_handshake_us: Handshakes | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     kinds: dict[str, KindStats]
     series: tuple[Second, ...]
 

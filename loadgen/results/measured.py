@@ -70,6 +70,8 @@ class WorkerResult:
     steal_ms: dict[int, tuple[float, ...]] = field(default_factory=dict)  # core -> per second
     write_blocked: int = 0  # requests whose write found the socket full (the server's doing)
     write_blocked_s: float = 0.0  # the time they waited for it
+    handshakes: str = ""  # TLS: the encoded histogram of handshake times (µs); "" without
+    resumed: int = 0  # of those handshakes, the ones that resumed an earlier session
 
 
 @dataclass(frozen=True)

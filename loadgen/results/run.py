@@ -16,6 +16,7 @@ from loadgen.results import histogram
 from loadgen.results.figures import (
     Checks,
     Generator,
+    Handshakes,
     Histograms,
     HttpResult,
     KindStats,
@@ -236,6 +237,17 @@ class RunResult:
 
     # -- output ------------------------------------------------------------------------------------
 
+    def handshakes(self) -> Handshakes | None:
+        """The workers' TLS handshakes merged; None over plain connections."""
+        timed = [w.handshakes for w in self.workers if w.handshakes]
+        if not timed:
+            return None
+        merged = histogram.merge(timed)
+        return Handshakes(count=int(merged.get_total_count()),
+                          resumed=sum(w.resumed for w in self.workers),
+                          **histogram.summary(merged, ("p50", "p99")),
+                          histogram=histogram.encode(merged))
+
     def intervals(self) -> list[tuple[int, HdrHistogram, HdrHistogram]]:
         """Per-second (index, corrected, uncorrected) histograms merged over the workers."""
         merged: dict[int, tuple[HdrHistogram, HdrHistogram]] = {}
@@ -296,6 +308,7 @@ class RunResult:
             profiled=self.profiled, py_spy=self.py_spy, interrupted=self.interrupted,
             partial=self.partial, missing_workers=tuple(self.missing),
             histograms=whole.histograms,
+            tls_handshake_us=self.handshakes(),
             kinds={name: figures.stats() for name, figures in self.kinds.items()},
             # Seconds a pause touched are marked: their latencies include it.
             series=tuple(

@@ -9,10 +9,12 @@ import contextlib
 import ctypes
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,9 @@ from typing import Protocol
 
 import loadgen_targets
 from loadgen.errors import LoadgenError
+from loadgen.servers.certificates import Certificate, make_certificate
 from loadgen.workloads.request import Endpoint
+from loadgen.workloads.tls import Tls, client_context
 
 # The built-in targets: targets/ of the project, installed as the package loadgen_targets
 # (pyproject.toml maps it), served from the checkout by an editable install. Its first folder:
@@ -30,6 +34,20 @@ TARGETS_DIR = next(Path(p) for p in loadgen_targets.__path__ if Path(p).is_dir()
 READY_TIMEOUT_S = 20.0
 STOP_GRACE_S = 5.0
 LOG_TAIL_LINES = 15
+
+
+# How a server is reached: HTTP/1.1 over TCP, over TLS, or over a Unix socket.
+PROTOCOLS = ("http1", "https", "uds")
+
+
+@dataclass(frozen=True)
+class Bind:
+    """Where a server listens: host and port, or a Unix socket; with TLS, its certificate."""
+
+    host: str
+    port: int
+    unix: str | None = None
+    certificate: Certificate | None = None
 
 
 class Launcher(Protocol):
@@ -46,8 +64,8 @@ class Launcher(Protocol):
     def lifespan(self) -> bool:
         """Whether it runs the ASGI lifespan protocol."""
 
-    def command(self, python: str, app: str, host: str, port: int, workers: int) -> list[str]:
-        """The command line that serves `app` ("module:attribute") on host:port."""
+    def command(self, python: str, app: str, bind: Bind, workers: int) -> list[str]:
+        """The command line that serves `app` ("module:attribute") as `bind` says."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +76,14 @@ class Uvicorn:
     module: str = "uvicorn"
     lifespan: bool = True
 
-    def command(self, python: str, app: str, host: str, port: int, workers: int) -> list[str]:
-        return [python, "-m", "uvicorn", app, "--host", host, "--port", str(port),
-                "--loop", self.loop, "--http", self.http, "--workers", str(workers),
-                "--no-access-log", "--log-level", "warning"]
+    def command(self, python: str, app: str, bind: Bind, workers: int) -> list[str]:
+        where = (["--uds", bind.unix] if bind.unix
+                 else ["--host", bind.host, "--port", str(bind.port)])
+        tls = bind.certificate
+        return [python, "-m", "uvicorn", app, *where, "--loop", self.loop, "--http", self.http,
+                "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+                *(["--ssl-certfile", str(tls.cert), "--ssl-keyfile", str(tls.key)] if tls
+                  else [])]
 
 
 @dataclass(frozen=True)
@@ -70,9 +92,12 @@ class Hypercorn:
     module: str = "hypercorn"
     lifespan: bool = True
 
-    def command(self, python: str, app: str, host: str, port: int, workers: int) -> list[str]:
-        return [python, "-m", "hypercorn", app, "--bind", f"{host}:{port}",
-                "--worker-class", "uvloop", "--workers", str(workers), "--log-level", "warning"]
+    def command(self, python: str, app: str, bind: Bind, workers: int) -> list[str]:
+        tls = bind.certificate
+        return [python, "-m", "hypercorn", app, "--bind",
+                f"unix:{bind.unix}" if bind.unix else f"{bind.host}:{bind.port}",
+                "--worker-class", "uvloop", "--workers", str(workers), "--log-level", "warning",
+                *(["--certfile", str(tls.cert), "--keyfile", str(tls.key)] if tls else [])]
 
 
 @dataclass(frozen=True)
@@ -81,11 +106,16 @@ class Granian:
     module: str = "granian"
     lifespan: bool = True
 
-    def command(self, python: str, app: str, host: str, port: int, workers: int) -> list[str]:
+    def command(self, python: str, app: str, bind: Bind, workers: int) -> list[str]:
+        where = (["--uds", bind.unix] if bind.unix
+                 else ["--host", bind.host, "--port", str(bind.port)])
+        tls = bind.certificate
         # --interface asgi always: granian's default interface is its own RSGI.
-        return [python, "-m", "granian", "--interface", "asgi", "--host", host,
-                "--port", str(port), "--workers", str(workers), "--http", "1",
-                "--loop", "uvloop", "--log-level", "warning", app]
+        return [python, "-m", "granian", "--interface", "asgi", *where,
+                "--workers", str(workers), "--http", "1", "--loop", "uvloop",
+                "--log-level", "warning",
+                *(["--ssl-certificate", str(tls.cert), "--ssl-keyfile", str(tls.key)] if tls
+                  else []), app]
 
 
 @dataclass(frozen=True)
@@ -94,10 +124,18 @@ class Daphne:
     module: str = "daphne"
     lifespan: bool = False
 
-    def command(self, python: str, app: str, host: str, port: int, workers: int) -> list[str]:
+    def command(self, python: str, app: str, bind: Bind, workers: int) -> list[str]:
         if workers != 1:
             raise LoadgenError("daphne runs a single process: --workers must be 1")
-        return [python, "-m", "daphne", "-b", host, "-p", str(port), "-v", "0", app]
+        tls = bind.certificate
+        if bind.unix:
+            where = ["-u", bind.unix]
+        elif tls:  # a Twisted endpoint: TLS needs twisted's tls extra (pyOpenSSL)
+            where = ["-e", f"ssl:port={bind.port}:interface={bind.host}:"
+                           f"privateKey={tls.key}:certKey={tls.cert}"]
+        else:
+            where = ["-b", bind.host, "-p", str(bind.port)]
+        return [python, "-m", "daphne", *where, "-v", "0", app]
 
 
 LAUNCHERS: dict[str, Launcher] = {launcher.name: launcher for launcher in (
@@ -121,6 +159,13 @@ class ServerSpec:
     port: int | None = None  # a free one when None
     ready_timeout_s: float = READY_TIMEOUT_S
     env: tuple[tuple[str, str], ...] = field(default=())
+    protocol: str = "http1"  # one of PROTOCOLS
+    tls_resume: bool = False  # https: the generator's connections resume sessions
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise LoadgenError(f"unknown protocol {self.protocol!r}; choose from: "
+                               f"{', '.join(PROTOCOLS)}")
 
 
 def launcher(name: str) -> Launcher:
@@ -177,7 +222,7 @@ class ServerProcess:
     def __init__(self, name: str, command: list[str], endpoint: Endpoint, *,
                  cwd: Path | None = None, env: dict[str, str] | None = None,
                  cpus: tuple[int, ...] = (), log_path: Path | None = None,
-                 ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+                 ready_timeout_s: float = READY_TIMEOUT_S, scratch: Path | None = None) -> None:
         self.name = name
         self.command = command
         self.endpoint = endpoint
@@ -186,6 +231,7 @@ class ServerProcess:
         self.cpus = cpus
         self.log_path = log_path
         self.ready_timeout_s = ready_timeout_s
+        self.scratch = scratch  # a folder of its own (certificates, socket), removed at stop
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ServerProcess:
@@ -243,11 +289,12 @@ class ServerProcess:
                            f"{self._log_tail()}")
 
     def _healthy(self) -> bool:
-        conn = http.client.HTTPConnection(self.endpoint.host, self.endpoint.port, timeout=1)
+        """GET /health, as the engine will reach it: its socket, its TLS."""
+        conn = _http_connection(self.endpoint)
         try:
             conn.request("GET", "/health")
             return conn.getresponse().status == 200
-        except OSError:
+        except OSError:  # ssl.SSLError too: a server still starting may cut a handshake
             return False
         finally:
             conn.close()
@@ -263,6 +310,7 @@ class ServerProcess:
         """SIGTERM to the process group, SIGKILL after a grace period."""
         proc = self.process
         if proc is None:
+            self._clean()
             return
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
@@ -278,14 +326,50 @@ class ServerProcess:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         self.process = None
+        self._clean()
+
+    def _clean(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, host: str) -> None:
+        super().__init__(host, timeout=1)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def _http_connection(endpoint: Endpoint) -> http.client.HTTPConnection:
+    """A connection for the health check, over the endpoint's socket or TLS."""
+    if endpoint.unix:
+        return _UnixConnection(endpoint.unix, endpoint.host)
+    if endpoint.tls:
+        return http.client.HTTPSConnection(endpoint.host, endpoint.port, timeout=1,
+                                           context=client_context(endpoint.tls))
+    return http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=1)
 
 
 def running_server(spec: ServerSpec) -> ServerProcess:
-    """The ASGI server of `spec`, ready to start, on its port or (if taken) a free one."""
-    endpoint = Endpoint(spec.host, free_port(spec.host, spec.port or 0))
-    command = launcher(spec.server).command(spec.python, spec.app, spec.host, endpoint.port,
-                                            spec.workers)
+    """The ASGI server of `spec`, ready to start, on its port or (if taken) a free one; with
+    TLS, on a certificate made for it; on a Unix socket in a folder of its own."""
+    scratch = Path(tempfile.mkdtemp(prefix="loadgen-serve-"))
+    try:
+        port = free_port(spec.host, spec.port or 0)
+        certificate = make_certificate(scratch) if spec.protocol == "https" else None
+        unix = str(scratch / "server.sock") if spec.protocol == "uds" else None
+        bind = Bind(spec.host, port, unix, certificate)
+        command = launcher(spec.server).command(spec.python, spec.app, bind, spec.workers)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    endpoint = Endpoint(spec.host, port, None if certificate is None
+                        else Tls(ca=str(certificate.ca), resume=spec.tls_resume), unix)
     env = {**os.environ, "PYTHONPATH": str(spec.app_dir), **dict(spec.env)}
     return ServerProcess(spec.server, command, endpoint, cwd=spec.app_dir, env=env,
                          cpus=spec.cpus, log_path=spec.log_path,
-                         ready_timeout_s=spec.ready_timeout_s)
+                         ready_timeout_s=spec.ready_timeout_s, scratch=scratch)

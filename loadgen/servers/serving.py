@@ -30,18 +30,24 @@ class ServeOptions:
     server: str = "uvicorn"
     port: Annotated[int, "The port to listen on; another free one if it is taken."] = 8000
     workers: int = 1
+    protocol: Annotated[str, "http1; https on a certificate made for it (its authority's file "
+                             "is said, for --ca); uds on a Unix socket."] = "http1"
 
 
 def serve(options: ServeOptions, say: Callable[[str], None]) -> None:
     """Serve the target on 127.0.0.1 until Ctrl-C, saying where."""
     cores, _ = split()
     spec = ServerSpec(options.server, target_app(options.target),
-                      workers=checked_workers(options.workers), cpus=cores, port=options.port)
+                      workers=checked_workers(options.workers), cpus=cores, port=options.port,
+                      protocol=options.protocol)
     with running_server(spec) as running:
-        if running.endpoint.port != options.port:
-            say(f"port {options.port} is taken; using {running.endpoint.port}")
-        say(f"{options.target} on {options.server} at http://{running.endpoint.authority}/ "
-            f"(cores {format_cores(cores)}); Ctrl-C stops it")
+        endpoint = running.endpoint
+        if endpoint.port != options.port and not endpoint.unix:
+            say(f"port {options.port} is taken; using {endpoint.port}")
+        trust = f"; its certificate's authority: {endpoint.tls.ca}" if endpoint.tls else ""
+        via = f" via {endpoint.unix}" if endpoint.unix else ""
+        say(f"{options.target} on {options.server} at {endpoint.url}/{via} "
+            f"(cores {format_cores(cores)}){trust}; Ctrl-C stops it")
         try:
             signal.pause()
         except KeyboardInterrupt:

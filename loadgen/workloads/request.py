@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from loadgen.errors import LoadgenError
 from loadgen.workloads.checks import Expectation
+from loadgen.workloads.tls import Tls
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A plain-HTTP server address."""
+    """A server's address: host and port, over TLS when `tls` says how; or a Unix socket
+    (`unix`), where host and port are only what the Host header names."""
 
     host: str
     port: int
+    tls: Tls | None = None
+    unix: str | None = None
 
     @property
     def authority(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The URL a request path is appended to."""
+        return f"{'https' if self.tls else 'http'}://{self.authority}"
+
+    @property
+    def where(self) -> str:
+        """The address as a summary says it: the URL, and the socket it goes through."""
+        return self.url + (f" via {self.unix}" if self.unix else "")
 
 
 @dataclass(frozen=True)
@@ -31,21 +47,39 @@ class RequestTemplate:
     expect: Expectation = field(default_factory=lambda: Expectation((200,)))
 
 
-def parse_url(url: str) -> tuple[Endpoint, str]:
-    """The endpoint and the path (with query) of an http:// URL."""
+def parse_url(url: str, tls: Tls | None = None, unix: str | None = None
+              ) -> tuple[Endpoint, str]:
+    """The endpoint and the path (with query) of an http:// or https:// URL: over TLS as `tls`
+    says (default: the system's roots), through the Unix socket `unix` if given."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
         raise LoadgenError(f"invalid URL {url!r}: {exc}") from None
-    if parts.scheme == "https":
-        raise LoadgenError(f"{url}: https is not supported by the fast engine yet; use http://")
-    if parts.scheme != "http" or not parts.hostname:
-        raise LoadgenError(f"invalid URL {url!r}: expected http://host[:port]/path")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LoadgenError(f"invalid URL {url!r}: expected http[s]://host[:port]/path")
+    secure = parts.scheme == "https"
+    if tls is not None and not secure:
+        raise LoadgenError(f"--ca, --insecure and --tls-resume go with https://, not {url}")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Endpoint(parts.hostname, port or 80), path
+    return Endpoint(parts.hostname, port or (443 if secure else 80),
+                    (tls or Tls()) if secure else None,
+                    None if unix is None else unix_socket(unix)), path
+
+
+def unix_socket(path: str) -> str:
+    """`path`, if a Unix socket is there."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise LoadgenError(f"--unix-socket {path}: no such file") from None
+    except OSError as exc:
+        raise LoadgenError(f"--unix-socket {path}: {exc.strerror}") from None
+    if not stat.S_ISSOCK(mode):
+        raise LoadgenError(f"--unix-socket {path}: not a socket")
+    return path
 
 
 def encode_request(

@@ -89,7 +89,7 @@ def _build(endpoint: Endpoint, req: Request, rng: random.Random) -> Variant:
     if not isinstance(path, str) or not path.startswith("/"):
         raise LoadgenError(f"request {req.name!r}: its path function gave {path!r}; a path "
                            "starts with /")
-    url = f"http://{endpoint.authority}{path}"
+    url = endpoint.url + path
     headers = dict(req.headers)
     body = _drawn(req, "body", rng)
     if isinstance(body, Form | Multipart) and len(body.fields) != len(dict(body.fields)):

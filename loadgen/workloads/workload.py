@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -11,6 +12,7 @@ from loadgen.errors import LoadgenError
 from loadgen.workloads.checks import verify
 from loadgen.workloads.request import Endpoint, RequestTemplate, get_template
 from loadgen.workloads.scenario import Scenario
+from loadgen.workloads.tls import client_context, handshake_problem
 from loadgen.workloads.variants import Variant, build_variants, mix, templates
 
 MIX_LENGTH = 4096
@@ -79,15 +81,27 @@ class ScenarioWorkload:
                         [v for group in built for v in group], flow)
 
 
-def preflight(variants: list[Variant], timeout_s: float) -> None:
+def http_client(endpoint: Endpoint, timeout_s: float) -> httpx.Client:
+    """An httpx client that reaches `endpoint` as the engine does: over its Unix socket if it
+    has one, checking its TLS certificate as the engine's connections will."""
+    verify = client_context(endpoint.tls) if endpoint.tls else True
+    transport = httpx.HTTPTransport(uds=endpoint.unix, verify=verify) if endpoint.unix else None
+    return httpx.Client(timeout=timeout_s, follow_redirects=False, verify=verify,
+                        transport=transport)
+
+
+def preflight(variants: list[Variant], endpoint: Endpoint, timeout_s: float) -> None:
     """Send every variant once with httpx; the first wrong answer stops the run, saying which
     request, what was expected and what came back."""
-    with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
+    with http_client(endpoint, timeout_s) as client:
         for variant in variants:
             request = variant.request
             try:
                 response = client.send(request)
             except httpx.HTTPError as exc:
+                tls = _ssl_error(exc)
+                if tls is not None:
+                    raise LoadgenError(handshake_problem(endpoint.authority, tls)) from None
                 raise LoadgenError(f"preflight: request {variant.name!r} ({request.method} "
                                    f"{request.url.raw_path.decode()}) failed: {exc}") from None
             problem = verify(variant.expect, response.status_code, response.content)
@@ -95,3 +109,11 @@ def preflight(variants: list[Variant], timeout_s: float) -> None:
                 raise LoadgenError(f"preflight: request {variant.name!r} ({request.method} "
                                    f"{request.url.raw_path.decode()[:80]}): {problem}; "
                                    f"body: {response.content[:100]!r}")
+
+
+def _ssl_error(error: BaseException) -> ssl.SSLError | None:
+    """The TLS error that an httpx error (httpcore's, in turn) was raised from, if any."""
+    seen: BaseException | None = error
+    while seen is not None and not isinstance(seen, ssl.SSLError):
+        seen = seen.__cause__ or seen.__context__
+    return seen
