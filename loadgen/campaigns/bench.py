@@ -80,7 +80,7 @@ def _spec(cell: Cell, python: str, placement: Placement, store: RunStore, stem: 
                       app_dir=cell.target.app_dir, python=python,
                       workers=cell.server.workers, cpus=placement.server,
                       log_path=store.path / f"{stem}.server.log",
-                      env=(("PYTHONHASHSEED", str(seed)),))
+                      env=(("PYTHONHASHSEED", str(seed)),), protocol=cell.scenario.protocol)
 
 
 def run_trial(bench: Bench, cell: Cell, placement: Placement, store: RunStore,
@@ -162,7 +162,9 @@ def cell_record(bench: Bench, cell: Cell) -> model.Cell:
                       server=cell.server.name, workers=cell.server.workers,
                       scenario=cell.scenario.label, params=dict(cell.scenario.params),
                       load=bench.profile(cell.scenario), baseline=bench.is_baseline(cell),
-                      method=EXECUTORS[cell.server.name].method)
+                      method=EXECUTORS[cell.server.name].method,
+                      protocol=None if cell.scenario.protocol == "http1"
+                      else cell.scenario.protocol)
 
 
 def run_bench(bench: Bench, store: RunStore, placement: Placement,
@@ -179,6 +181,12 @@ def run_bench(bench: Bench, store: RunStore, placement: Placement,
     rounds = [trials_of(bench, order, profiled) for order in schedule(bench, cells)]
     total = sum(1 + (beside is not None) for order in rounds for _, beside in order)
     written, started = 0, time.monotonic()
+    if first_round == 0:  # what is not measured, and why, once
+        for position, (cell, reason) in enumerate(bench.skipped()):
+            store.write_trial({**common, "round": 0, "position": position, "hash_seed": None,
+                               "status": "skipped",
+                               "cell": cell_record(bench, cell).to_json(), "error": reason,
+                               "packages": {}})
     for round_index, order in enumerate(rounds, first_round):
         seed = hash_seed(bench, round_index)
         for position, (cell, beside) in enumerate(order):

@@ -48,6 +48,8 @@ def run_bench_session(options: BenchOptions, say: Callable[[str], None],
               f"baseline, loaded in turns of {TURN_S:g} s" if pairs else "")
     say(f"bench {options.file}: {len(bench.cells())} cells x {bench.rounds} rounds{more}"
         f"{paired}; {placement.cores_text}; trials go to {store.path}")
+    for cell, reason in bench.skipped():
+        say(f"skipped {cell.name}: {reason}")
 
     def progress(trial: Trial, left_s: float) -> None:
         result = trial.result

@@ -27,6 +27,9 @@ and the baseline, read into frozen configuration.
     params = { routes = 100 }
     rate = 300             # optional: this scenario's own rate
     duration = "5s"        # optional: this scenario's own measured time
+
+    protocol = ["http1", "https", "uds"]   # optional (default ["http1"]): each scenario over
+                           # each; a cell a server cannot serve is skipped, with the reason
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from loadgen import schema
 from loadgen.analysis.compare import MAX_LOOKS
 from loadgen.errors import LoadgenError
 from loadgen.measure.executors import EXECUTORS
-from loadgen.servers.launchers import TARGETS_DIR
+from loadgen.servers.launchers import PROTOCOLS, TARGETS_DIR
 from loadgen.workloads.profile import LoadProfile, parse_duration
 
 
@@ -65,10 +68,21 @@ class ScenarioEntry:
     rate: float | None = None
     label: str = ""  # its name in results: the scenario's, unless it is there twice
     duration: str | None = None  # its own measured time, else the [load]'s
+    protocol: str = "http1"  # how the servers are reached (launchers.PROTOCOLS)
 
     def __post_init__(self) -> None:
         if not self.label:  # a scenario file is named by its stem: labels go in paths
             object.__setattr__(self, "label", Path(self.name).stem)
+
+
+def over(entries: tuple[ScenarioEntry, ...], protocols: tuple[str, ...]
+         ) -> tuple[ScenarioEntry, ...]:
+    """Each scenario over each protocol, labelled "routing@https" but for HTTP/1.1 over TCP:
+    a scenario's cells are compared with its baseline cell, so each protocol's servers are
+    compared with the baseline server over the same protocol."""
+    return tuple(e if protocol == "http1" else replace(e, protocol=protocol,
+                                                        label=f"{e.label}@{protocol}")
+                 for e in entries for protocol in protocols)
 
 
 def labelled(entries: list[ScenarioEntry], always: bool = False) -> tuple[ScenarioEntry, ...]:
@@ -110,8 +124,17 @@ class Bench:
     paired: bool = False
 
     def cells(self) -> list[Cell]:
+        """The cells to measure: every combination a server can serve."""
+        return [cell for cell in self.matrix() if skip_reason(cell) is None]
+
+    def matrix(self) -> list[Cell]:
         return [Cell(t, s, sc) for t in self.targets for s in self.servers
                 for sc in self.scenarios]
+
+    def skipped(self) -> list[tuple[Cell, str]]:
+        """The combinations not measured, each with why."""
+        return [(cell, reason) for cell in self.matrix()
+                if (reason := skip_reason(cell)) is not None]
 
     def profile(self, scenario: ScenarioEntry) -> LoadProfile:
         load = self.load
@@ -130,6 +153,14 @@ class Bench:
         return (cell.target.name, cell.server.name) == self.baseline
 
 
+def skip_reason(cell: Cell) -> str | None:
+    """Why the cell's server cannot serve its scenario's protocol, if it cannot."""
+    protocol = cell.scenario.protocol
+    if protocol not in EXECUTORS[cell.server.name].protocols:
+        return f"{cell.server.name} does not serve {protocol}"
+    return None
+
+
 def with_budget(bench: Bench, seconds: float) -> Bench:
     """The bench with a time budget: after its rounds, more for the undecided cells while the
     budget lasts, at most MAX_LOOKS looks in all; 0 s is no budget (one look)."""
@@ -139,7 +170,7 @@ def with_budget(bench: Bench, seconds: float) -> Bench:
 FILE = {"rounds": schema.at_least(2), "budget": schema.DURATION, "baseline": schema.TABLE,
         "seed": schema.at_least(0), "paired": schema.FLAG, "load": schema.TABLE,
         "target": schema.LIST, "server": schema.LIST, "scenario": schema.LIST,
-        "nightly": schema.TABLE}
+        "nightly": schema.TABLE, "protocol": schema.LIST}
 LOAD = {"rate": schema.POSITIVE, "connections": schema.at_least(1),
         "duration": schema.DURATION, "warmup": schema.DURATION, "timeout": schema.DURATION}
 BASELINE = {"target": schema.TEXT, "server": schema.TEXT}
@@ -198,6 +229,12 @@ def load_bench(path: Path) -> Bench:
                                f"{', '.join(EXECUTORS)}")
     if len({s.label for s in scenarios}) < len(scenarios):
         raise LoadgenError(f"{path}: a [[scenario]] is there twice with the same parameters")
+    protocols = tuple(str(p) for p in data.get("protocol", ["http1"]))
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown or not protocols or len(set(protocols)) < len(protocols):
+        raise LoadgenError(f"{path}: protocol takes distinct ones of {', '.join(PROTOCOLS)}, "
+                           f"not {protocols}")
+    scenarios = over(scenarios, protocols)
     baseline = data.get("baseline", {})
     chosen = (str(baseline.get("target", targets[0].name)),
               str(baseline.get("server", servers[0].name)))

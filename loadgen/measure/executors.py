@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Protocol
 from loadgen.inproc import measure as inproc
 from loadgen.measure.runner import Placement
 from loadgen.measure.trial import run_served
-from loadgen.servers.launchers import LAUNCHERS, ServerSpec
+from loadgen.servers.launchers import LAUNCHERS, PROTOCOLS, ServerSpec
 from loadgen.servers.pyspy import SamplingPlan
 from loadgen.workloads.profile import LoadProfile
 from loadgen.workloads.workload import ScenarioWorkload
@@ -33,6 +33,7 @@ class TrialInput:
 class Executor(Protocol):
     # Whether two of its trials can share one trial, loaded in turns (measure.trial.run_paired)
     pairable: ClassVar[bool]
+    protocols: ClassVar[tuple[str, ...]]  # how its servers can be reached (PROTOCOLS)
 
     @property
     def deterministic(self) -> bool:
@@ -52,6 +53,7 @@ class Executor(Protocol):
 
 class OverTheWire:
     pairable: ClassVar[bool] = True
+    protocols: ClassVar[tuple[str, ...]] = PROTOCOLS  # each of the four servers serves each
     method: None = None
     deterministic: ClassVar[bool] = False
 
@@ -65,6 +67,7 @@ class OverTheWire:
 class InProcess:
     instructions: bool  # counted under callgrind, or timed
     pairable: ClassVar[bool] = False
+    protocols: ClassVar[tuple[str, ...]] = ("http1",)  # no socket: its one cell is http1's
 
     @property
     def method(self) -> str | None:

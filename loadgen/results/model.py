@@ -56,6 +56,8 @@ class Cell(Record):
     # loadgen.inproc.measure.COUNTING); None over the wire, and for counts before the fork
     # per kind.
     method: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    # How the server was reached, but for HTTP/1.1 over TCP (None): "https" or "uds".
+    protocol: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
     @property
     def series_key(self) -> str:
@@ -64,7 +66,8 @@ class Cell(Record):
         return json.dumps({"server": self.server, "workers": self.workers,
                            "scenario": self.scenario, "params": self.params,
                            "load": None if self.load is None else self.load.to_json(),
-                           **({"method": self.method} if self.method else {})},
+                           **({"method": self.method} if self.method else {}),
+                           **({"protocol": self.protocol} if self.protocol else {})},
                           sort_keys=True)
 
 
@@ -83,7 +86,8 @@ class Trial(Record):
     cell: Cell
     pair: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)  # the cell a paired
     # trial was for, in both its halves
-    status: Literal["ok", "failed", "interrupted"]
+    # skipped: a cell of the matrix its server cannot serve; `error` says why
+    status: Literal["ok", "failed", "interrupted", "skipped"]
     result: Result | None = field(default=None, metadata={**OMITTED_WHEN_NONE,
                                                           "read": read_result})
     error: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)  # why it failed

@@ -1,0 +1,138 @@
+"""TLS and Unix sockets, side by side in one run.
+
+1. HTTP/1.1 over TLS: loadgen against `wrk -t1 -c64` on the same nginx (one worker, TLS on a
+   certificate made for the run), closed loop, taking turns on one core, nginx on the other,
+   for ROUNDS rounds (A B A B ...). The goal is a ratio loadgen/wrk of at least 0.9.
+2. A Unix socket against TCP: loadgen against two uvicorn processes serving the raw target on
+   the server's core, one on a Unix socket and one on TCP, loaded in turns. The goal is the
+   point of a socket: over UDS at least as many req/s as over TCP.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+from loadgen import cpus
+from loadgen.servers.certificates import make_certificate
+from loadgen.servers.launchers import (
+    ServerProcess,
+    ServerSpec,
+    free_port,
+    running_server,
+    target_app,
+)
+from loadgen.workloads.request import Endpoint
+from loadgen.workloads.tls import Tls
+
+from _common import ensure_tools, loadgen_json
+
+ROUNDS = 5
+SECONDS = 5
+CONNECTIONS = 64
+TLS_GOAL = 0.9
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path {dir};
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    location / {{ return 200 "Hello, world!"; }}
+  }}
+}}
+"""
+
+
+def wrk_rps(url: str, core: int) -> float:
+    out = subprocess.run(
+        ["taskset", "-c", str(core), "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", url],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not match:
+        raise SystemExit(f"could not read wrk's output:\n{out}")
+    return float(match.group(1))
+
+
+def loadgen_rps(args: list[str], core: int) -> tuple[float, dict[str, object]]:
+    result = loadgen_json([*args, "-c", str(CONNECTIONS), "-d", f"{SECONDS}s", "--warmup", "1s",
+                           "--cpus", str(core)])
+    return float(result["throughput_rps"]), result  # type: ignore[arg-type]
+
+
+def report(name: str, ratios: list[float], goal: float) -> None:
+    median = statistics.median(ratios)
+    verdict = "meets" if median >= goal else "misses"
+    print(f"{name}: median ratio {median:.3f} (range {min(ratios):.3f}-{max(ratios):.3f}): "
+          f"{verdict} the goal of {goal}")
+
+
+def tls_vs_wrk(server_cores: tuple[int, ...], core: int) -> None:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    with tempfile.TemporaryDirectory() as tmp:
+        certificate = make_certificate(Path(tmp))
+        endpoint = Endpoint("127.0.0.1", free_port("127.0.0.1"), Tls(ca=str(certificate.ca)))
+        conf = Path(tmp, "nginx.conf")
+        conf.write_text(NGINX_CONF.format(dir=tmp, port=endpoint.port, cert=certificate.cert,
+                                          key=certificate.key))
+        url = f"{endpoint.url}/plaintext"
+        print(f"1. TLS: nginx (1 worker) on core {cpus.format_cores(server_cores)}; generators "
+              f"on core {core}; {CONNECTIONS} connections, {SECONDS} s a run, {ROUNDS} rounds "
+              f"(loadgen, wrk alternating)")
+        ratios = []
+        with ServerProcess("nginx", [nginx, "-c", str(conf), "-p", tmp], endpoint,
+                           cpus=server_cores, log_path=Path(tmp, "nginx.log")):
+            for n in range(1, ROUNDS + 1):
+                ours, result = loadgen_rps([url, "--ca", str(certificate.ca)], core)
+                theirs = wrk_rps(url, core)
+                ratios.append(ours / theirs)
+                handshakes = result["tls_handshake_us"]
+                print(f"   round {n}: loadgen {ours:>9,.0f} req/s   wrk {theirs:>9,.0f} req/s   "
+                      f"ratio {ratios[-1]:.3f}   (loadgen's handshakes p50 "
+                      f"{handshakes['p50']:,} µs)")  # type: ignore[index]
+        report("   loadgen/wrk over TLS", ratios, TLS_GOAL)
+
+
+def uds_vs_tcp(server_cores: tuple[int, ...], core: int) -> None:
+    print(f"2. Unix socket: two uvicorn processes (raw target) on core "
+          f"{cpus.format_cores(server_cores)}, one on a socket, one on TCP; loadgen on core "
+          f"{core}; {CONNECTIONS} connections, {SECONDS} s a run, {ROUNDS} rounds (UDS, TCP "
+          f"alternating)")
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = [ServerSpec("uvicorn", target_app("raw"), cpus=server_cores, protocol=protocol,
+                            log_path=Path(tmp, f"{protocol}.log")) for protocol in ("uds", "http1")]
+        with running_server(specs[0]) as uds, running_server(specs[1]) as tcp:
+            assert uds.endpoint.unix is not None
+            ratios = []
+            for n in range(1, ROUNDS + 1):
+                over_uds, _ = loadgen_rps([f"{uds.endpoint.url}/plaintext", "--unix-socket",
+                                           uds.endpoint.unix], core)
+                over_tcp, _ = loadgen_rps([f"{tcp.endpoint.url}/plaintext"], core)
+                ratios.append(over_uds / over_tcp)
+                print(f"   round {n}: UDS {over_uds:>9,.0f} req/s   TCP {over_tcp:>9,.0f} req/s   "
+                      f"ratio {ratios[-1]:.3f}")
+    report("   UDS/TCP", ratios, 1.0)
+
+
+def main() -> None:
+    ensure_tools(("nginx", "nginx-light"), ("wrk", "wrk"))
+    server_cores, generator_cores = cpus.split()
+    tls_vs_wrk(server_cores, generator_cores[0])
+    uds_vs_tcp(server_cores, generator_cores[0])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The bench's protocol axis for real: each scenario over HTTP/1.1 and TLS, each server compared
+with the baseline server over the same protocol, and the in-process cell that has no socket
+skipped with its reason, in the store, the verdicts and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loadgen.analysis.compare import compare
+from loadgen.campaigns.bench import run_bench
+from loadgen.campaigns.benchfile import load_bench
+from loadgen.errors import LoadgenError
+from loadgen.measure.runner import Placement
+from loadgen.present.report import build_report
+from loadgen.results.figures import HttpResult
+from loadgen.results.store import RunStore
+from tests.conftest import GENERATOR_CORES, SERVER_CORES
+
+AXIS = """
+rounds = 2
+protocol = ["http1", "https"]
+baseline = { target = "raw", server = "uvicorn" }
+[load]
+rate = 200
+connections = 4
+duration = "0.5s"
+warmup = "0.2s"
+[[target]]
+name = "raw"
+[[server]]
+name = "uvicorn"
+[[server]]
+name = "granian"
+[[server]]
+name = "inproc"
+[[scenario]]
+name = "json"
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
+    folder = tmp_path_factory.mktemp("axis")
+    (folder / "bench.toml").write_text(AXIS)
+    bench = load_bench(folder / "bench.toml")
+    store = RunStore.new(folder / "results")
+    run_bench(bench, store, Placement(GENERATOR_CORES, SERVER_CORES))
+    return store
+
+
+def test_each_scenario_runs_over_each_protocol(run: RunStore) -> None:
+    trials = run.trials()
+    measured = {t.cell.name for t in trials if t.status == "ok"}
+    assert measured == {"raw/uvicorn/json", "raw/granian/json", "raw/inproc/json",
+                        "raw/uvicorn/json@https", "raw/granian/json@https"}
+    for trial in trials:
+        if trial.status == "ok" and trial.cell.server != "inproc":
+            assert isinstance(trial.result, HttpResult)
+            secure = trial.cell.protocol == "https"
+            assert trial.cell.scenario == ("json@https" if secure else "json")
+            assert (trial.result.tls_handshake_us is not None) == secure
+            assert ("https://127.0.0.1:" in trial.result.target) == secure
+
+
+def test_a_cell_its_server_cannot_serve_is_skipped_with_the_reason(run: RunStore) -> None:
+    (skipped,) = [t for t in run.trials() if t.status == "skipped"]
+    assert skipped.cell.name == "raw/inproc/json@https" and skipped.result is None
+    assert skipped.error == "inproc does not serve https"
+    page = build_report(run.path).read_text()
+    assert "raw/inproc/json@https</td><td>1</td><td>skipped</td><td>inproc does not serve " \
+           "https" in page
+
+
+def test_servers_are_compared_over_the_same_protocol(run: RunStore) -> None:
+    comparisons, _ = compare(run.trials(), ("raw", "uvicorn"))
+    against = {(c.cell, c.baseline) for c in comparisons}
+    assert ("raw/granian/json@https", "raw/uvicorn/json@https") in against
+    assert ("raw/granian/json", "raw/uvicorn/json") in against
+    assert not any(c.cell.endswith("@https") != c.baseline.endswith("@https")
+                   for c in comparisons)
+
+
+def test_a_protocol_not_known_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "bench.toml").write_text(AXIS.replace('"https"]', '"h3"]'))
+    with pytest.raises(LoadgenError, match=r"protocol takes distinct ones of http1, https, "
+                                           r"uds, not \('http1', 'h3'\)"):
+        load_bench(tmp_path / "bench.toml")
