@@ -66,3 +66,12 @@ def test_a_server_that_closes_at_once_gets_backoff_not_a_connect_storm(
     attempts = result["generator"]["reconnects"]
     assert 0 < attempts <= CONNECTIONS * 12
     assert result["requests"] == 0
+
+
+@pytest.mark.parametrize("fault_server", ["silent"], indirect=True)
+def test_a_tls_handshake_nobody_answers_is_one_line(fault_server: str) -> None:
+    url = fault_server.replace("http://", "https://")
+    done = loadgen("run", url, "--insecure", "-d", "1s", "--timeout", "0.5s", "-c", "2")
+    assert done.returncode == 2, done.stdout
+    host = url.split("/")[2]
+    assert done.stderr == f"loadgen: error: TLS handshake with {host} took over 0.5 s\n"

@@ -60,6 +60,7 @@ class Dialer:
                 await loop.create_connection(lambda: conn, *self.address)
             return
         sock = socket.socket(self.family, socket.SOCK_STREAM)
+        started = perf_counter_ns()
         try:
             sock.setblocking(False)
             await loop.sock_connect(sock, unix or self.address)
@@ -69,6 +70,12 @@ class Dialer:
             transport, _ = await loop.create_connection(
                 lambda: conn, sock=sock, ssl=self.context, server_hostname=self.endpoint.host,
                 ssl_handshake_timeout=self.timeout_s)
+        except ConnectionAbortedError:  # how uvloop ends a handshake past its time-out
+            sock.close()
+            if perf_counter_ns() - started >= self.timeout_s * 1e9:  # the handshake's, or
+                # the connect's and the handshake's: either way past the time-out
+                raise TimeoutError from None
+            raise
         except BaseException:
             sock.close()
             raise
