@@ -7,7 +7,7 @@ import asyncio
 import random
 import socket
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from time import perf_counter_ns
 
 from hdrh.histogram import HdrHistogram
@@ -23,6 +23,7 @@ from loadgen.workloads.tls import client_context, handshake_problem
 # random part of up to half so that connections do not retry in step. Against a server that
 # closed every connection at once, 64 connections with no wait made 34,800 attempts in 2 s.
 RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.01, 1.0
+BACKLOG_WAIT_FIRST_S, BACKLOG_WAIT_MAX_S = 0.001, 0.1
 
 
 class Dialer:
@@ -55,7 +56,7 @@ class Dialer:
         unix = self.endpoint.unix
         if self.context is None:
             if unix:
-                await loop.create_unix_connection(lambda: conn, unix)
+                await self._past_backlog(lambda: loop.create_unix_connection(lambda: conn, unix))
             else:
                 await loop.create_connection(lambda: conn, *self.address)
             return
@@ -63,7 +64,10 @@ class Dialer:
         started = perf_counter_ns()
         try:
             sock.setblocking(False)
-            await loop.sock_connect(sock, unix or self.address)
+            if unix:
+                await self._past_backlog(lambda: loop.sock_connect(sock, unix))
+            else:
+                await loop.sock_connect(sock, self.address)
             if not unix:  # as create_connection does for plain TCP
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             started = perf_counter_ns()
@@ -82,6 +86,25 @@ class Dialer:
         self.handshakes.record_value(max(1, (perf_counter_ns() - started) // 1000))
         ssl_object = transport.get_extra_info("ssl_object")
         self.resumed += bool(ssl_object is not None and ssl_object.session_reused)
+
+    async def _past_backlog(self, connect: Callable[[], Awaitable[object]]) -> None:
+        """`connect()` to a Unix socket, again while the server's listen backlog is full.
+
+        Over TCP the kernel retries a SYN that finds the backlog full. A Unix socket's connect
+        fails at once with EAGAIN instead: daphne (Twisted's backlog of 50) refused some of 64
+        connections made at once. So it is tried again, 1 ms later and doubling up to
+        BACKLOG_WAIT_MAX_S, until the time-out."""
+        deadline = perf_counter_ns() + self.timeout_s * 1e9
+        wait = BACKLOG_WAIT_FIRST_S
+        while True:
+            try:
+                await connect()
+                return
+            except BlockingIOError:
+                if perf_counter_ns() + wait * 1e9 > deadline:
+                    raise
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, BACKLOG_WAIT_MAX_S)
 
     async def connect_all(self, loop: asyncio.AbstractEventLoop,
                           conns: Sequence[Connection]) -> None:
