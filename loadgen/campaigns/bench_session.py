@@ -14,6 +14,7 @@ from loadgen.campaigns.options import BenchOptions
 from loadgen.measure.runner import Placement
 from loadgen.measure.single import pyspy_executable
 from loadgen.measure.trial import TURN_S
+from loadgen.present.cells import cells_markdown
 from loadgen.present.summary import trial_figures
 from loadgen.results.model import Trial
 from loadgen.results.output import check_folder
@@ -78,5 +79,9 @@ def run_bench_session(options: BenchOptions, say: Callable[[str], None],
         outcome = None
     if outcome is None or outcome.stop == "interrupted":  # or in one: it ended early, kept
         return BenchSession(store, True)
-    comparisons, left_out = compare(store.trials(), bench.baseline)
-    return BenchSession(store, False, f"{markdown(comparisons, left_out)}\n{outcome.text}")
+    trials = store.trials()
+    comparisons, left_out = compare(trials, bench.baseline)
+    text = markdown(comparisons, left_out)
+    if cells := cells_markdown(trials):
+        text += f"\n\n{cells}\n"
+    return BenchSession(store, False, f"{text}\n{outcome.text}")

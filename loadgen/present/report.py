@@ -19,6 +19,7 @@ from loadgen.analysis.compare import compare, level_text, markdown, noise_text, 
 from loadgen.analysis.series import Series, series
 from loadgen.errors import LoadgenError
 from loadgen.present import plots
+from loadgen.present.cells import cells_markdown
 from loadgen.present.two_ways import two_ways
 from loadgen.present.verdicts import run_baseline
 from loadgen.results import histogram
@@ -158,7 +159,7 @@ def build_report(run: Path) -> Path:
         raise LoadgenError(f"no trials in {run}")
     baseline = run_baseline(trials)
     comparisons, left_out = compare(trials, baseline)
-    summary = markdown(comparisons, left_out)
+    summary = "\n\n".join(filter(None, [markdown(comparisons, left_out), cells_markdown(trials)]))
     (run / "summary.md").write_text(summary + "\n")
     out = run / "report"
     out.mkdir(exist_ok=True)

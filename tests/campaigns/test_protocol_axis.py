@@ -4,6 +4,7 @@ skipped with its reason, in the store, the verdicts and the report."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from loadgen.campaigns.bench import run_bench
 from loadgen.campaigns.benchfile import load_bench
 from loadgen.errors import LoadgenError
 from loadgen.measure.runner import Placement
+from loadgen.present.cells import cells_markdown
 from loadgen.present.report import build_report
 from loadgen.results.figures import HttpResult
 from loadgen.results.store import RunStore
@@ -87,3 +89,17 @@ def test_a_protocol_not_known_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(LoadgenError, match=r"protocol takes distinct ones of http1, https, "
                                            r"uds, not \('http1', 'h3'\)"):
         load_bench(tmp_path / "bench.toml")
+
+
+def test_the_cells_table_has_a_column_per_protocol(run: RunStore) -> None:
+    table = cells_markdown(run.trials()).splitlines()
+    assert table[2] == "| target/server | json | json@https |"
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table[4:]}
+    assert set(rows) == {"raw/uvicorn", "raw/granian"}  # in process has no server CPU
+    # Each figure is the median of the cell's usable trials, as many as it says.
+    for row, line in rows.items():
+        server = row.split("/")[1]
+        counts = [int(c) for c in re.findall(r"\((\d+)\)", line)]
+        assert counts == [sum(t.usable and t.cell.server == server and t.cell.scenario == s
+                              for t in run.trials()) for s in ("json", "json@https")]
+    assert "Per cell: server CPU" in (run.path / "summary.md").read_text()
