@@ -7,51 +7,20 @@ run's req/s and the per-round ratio loadgen/wrk. The goal is a ratio of at least
 
 from __future__ import annotations
 
-import re
-import shutil
 import statistics
-import subprocess
 import tempfile
-from pathlib import Path
 
 from loadgen import cpus
-from loadgen.servers.launchers import ServerProcess, free_port
+from loadgen.servers.launchers import free_port
 from loadgen.workloads.request import Endpoint
 
-from _common import ensure_tools, loadgen_json
+from _common import ensure_tools, loadgen_json, nginx, wrk_rps
 
 ROUNDS = 5
 SECONDS = 5
 CONNECTIONS = 64
 GOAL = 0.9
 
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path {dir};
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{ return 200 "Hello, world!"; }}
-  }}
-}}
-"""
-
-
-def wrk_rps(url: str, core: int) -> float:
-    out = subprocess.run(
-        ["taskset", "-c", str(core), "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", url],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not match:
-        raise SystemExit(f"could not read wrk's output:\n{out}")
-    return float(match.group(1))
 
 
 def loadgen_rps(url: str, core: int) -> float:
@@ -63,21 +32,17 @@ def loadgen_rps(url: str, core: int) -> float:
 def main() -> None:
     ensure_tools(("nginx", "nginx-light"), ("wrk", "wrk"))
     server_cores, generator_cores = cpus.split()
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     with tempfile.TemporaryDirectory() as tmp:
         endpoint = Endpoint("127.0.0.1", free_port("127.0.0.1"))
-        conf = Path(tmp, "nginx.conf")
-        conf.write_text(NGINX_CONF.format(dir=tmp, port=endpoint.port))
         url = f"http://{endpoint.authority}/plaintext"
         print(f"nginx (1 worker) on core {cpus.format_cores(server_cores)}; "
               f"generators on core {generator_cores[0]}; {CONNECTIONS} connections, "
               f"{SECONDS} s per run, {ROUNDS} rounds (loadgen, wrk alternating)")
         ratios = []
-        with ServerProcess("nginx", [nginx, "-c", str(conf), "-p", tmp], endpoint,
-                           cpus=server_cores, log_path=Path(tmp, "nginx.log")):
+        with nginx(tmp, endpoint, server_cores):
             for n in range(1, ROUNDS + 1):
                 ours = loadgen_rps(url, generator_cores[0])
-                theirs = wrk_rps(url, generator_cores[0])
+                theirs = wrk_rps(url, generator_cores[0], CONNECTIONS, SECONDS)
                 ratios.append(ours / theirs)
                 print(f"round {n}: loadgen {ours:>10,.0f} req/s   wrk {theirs:>10,.0f} req/s   "
                       f"ratio {ratios[-1]:.3f}")

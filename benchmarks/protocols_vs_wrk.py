@@ -10,17 +10,13 @@
 
 from __future__ import annotations
 
-import re
-import shutil
 import statistics
-import subprocess
 import tempfile
 from pathlib import Path
 
 from loadgen import cpus
 from loadgen.servers.certificates import make_certificate
 from loadgen.servers.launchers import (
-    ServerProcess,
     ServerSpec,
     free_port,
     running_server,
@@ -29,42 +25,13 @@ from loadgen.servers.launchers import (
 from loadgen.workloads.request import Endpoint
 from loadgen.workloads.tls import Tls
 
-from _common import ensure_tools, loadgen_json
+from _common import ensure_tools, loadgen_json, nginx, wrk_rps
 
 ROUNDS = 5
 SECONDS = 5
 CONNECTIONS = 64
 TLS_GOAL = 0.9
 
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path {dir};
-  server {{
-    listen 127.0.0.1:{port} ssl;
-    ssl_certificate {cert};
-    ssl_certificate_key {key};
-    location / {{ return 200 "Hello, world!"; }}
-  }}
-}}
-"""
-
-
-def wrk_rps(url: str, core: int) -> float:
-    out = subprocess.run(
-        ["taskset", "-c", str(core), "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", url],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not match:
-        raise SystemExit(f"could not read wrk's output:\n{out}")
-    return float(match.group(1))
 
 
 def loadgen_rps(args: list[str], core: int) -> tuple[float, dict[str, object]]:
@@ -81,23 +48,18 @@ def report(name: str, ratios: list[float], goal: float) -> None:
 
 
 def tls_vs_wrk(server_cores: tuple[int, ...], core: int) -> None:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     with tempfile.TemporaryDirectory() as tmp:
         certificate = make_certificate(Path(tmp))
         endpoint = Endpoint("127.0.0.1", free_port("127.0.0.1"), Tls(ca=str(certificate.ca)))
-        conf = Path(tmp, "nginx.conf")
-        conf.write_text(NGINX_CONF.format(dir=tmp, port=endpoint.port, cert=certificate.cert,
-                                          key=certificate.key))
         url = f"{endpoint.url}/plaintext"
         print(f"1. TLS: nginx (1 worker) on core {cpus.format_cores(server_cores)}; generators "
               f"on core {core}; {CONNECTIONS} connections, {SECONDS} s a run, {ROUNDS} rounds "
               f"(loadgen, wrk alternating)")
         ratios = []
-        with ServerProcess("nginx", [nginx, "-c", str(conf), "-p", tmp], endpoint,
-                           cpus=server_cores, log_path=Path(tmp, "nginx.log")):
+        with nginx(tmp, endpoint, server_cores, certificate):
             for n in range(1, ROUNDS + 1):
                 ours, result = loadgen_rps([url, "--ca", str(certificate.ca)], core)
-                theirs = wrk_rps(url, core)
+                theirs = wrk_rps(url, core, CONNECTIONS, SECONDS)
                 ratios.append(ours / theirs)
                 handshakes = result["tls_handshake_us"]
                 print(f"   round {n}: loadgen {ours:>9,.0f} req/s   wrk {theirs:>9,.0f} req/s   "

@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 from loadgen import cpus
+from loadgen.campaigns.bench import run_bench
+from loadgen.campaigns.benchfile import load_bench
+from loadgen.measure.runner import Placement
+from loadgen.results.store import RunStore
 from loadgen.servers.launchers import ServerProcess, ServerSpec, free_port, running_server
 from loadgen.servers.usage import generator_connected
 
@@ -78,3 +82,12 @@ def loadgen(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 
 CLOSED_PORT = f"http://127.0.0.1:{free_port('127.0.0.1')}/"  # nothing listens there
+
+
+def run_bench_file(folder: Path, text: str) -> tuple[RunStore, tuple[int, bool]]:
+    """The bench file `text`, written into `folder` and run for real into folder/results, the
+    servers and the generator on their cores: the store, and what run_bench returned."""
+    (folder / "bench.toml").write_text(text)
+    store = RunStore.new(folder / "results")
+    placement = Placement(GENERATOR_CORES, SERVER_CORES)
+    return store, run_bench(load_bench(folder / "bench.toml"), store, placement)

@@ -26,7 +26,7 @@ from loadgen.results.figures import HttpResult
 from loadgen.results.metrics import metric
 from loadgen.results.store import RunStore, read_trial
 from loadgen.results.versions import SCHEMA_VERSION, json_text
-from tests.conftest import APPS_DIR, GENERATOR_CORES, SERVER_CORES
+from tests.conftest import APPS_DIR, GENERATOR_CORES, SERVER_CORES, run_bench_file
 from tests.trials import trial_json
 
 TINY = f"""
@@ -58,13 +58,10 @@ name = "plaintext"
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
-    root = tmp_path_factory.mktemp("bench")
-    (root / "bench.toml").write_text(TINY)
-    bench = load_bench(root / "bench.toml")
-    store = RunStore.new(root / "results")
+    store, outcome = run_bench_file(tmp_path_factory.mktemp("bench"), TINY)
     # Each round: raw-b and slow each beside raw-a (two documents a pair), broken's pair
     # failed (its document only).
-    assert run_bench(bench, store, Placement(GENERATOR_CORES, SERVER_CORES)) == (15, True)
+    assert outcome == (15, True)
     return store
 
 

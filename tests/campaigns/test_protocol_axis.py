@@ -10,15 +10,13 @@ from pathlib import Path
 import pytest
 
 from loadgen.analysis.compare import compare
-from loadgen.campaigns.bench import run_bench
 from loadgen.campaigns.benchfile import load_bench
 from loadgen.errors import LoadgenError
-from loadgen.measure.runner import Placement
 from loadgen.present.cells import cells_markdown
 from loadgen.present.report import build_report
 from loadgen.results.figures import HttpResult
 from loadgen.results.store import RunStore
-from tests.conftest import GENERATOR_CORES, SERVER_CORES
+from tests.conftest import run_bench_file
 
 AXIS = """
 rounds = 2
@@ -44,12 +42,7 @@ name = "json"
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
-    folder = tmp_path_factory.mktemp("axis")
-    (folder / "bench.toml").write_text(AXIS)
-    bench = load_bench(folder / "bench.toml")
-    store = RunStore.new(folder / "results")
-    run_bench(bench, store, Placement(GENERATOR_CORES, SERVER_CORES))
-    return store
+    return run_bench_file(tmp_path_factory.mktemp("axis"), AXIS)[0]
 
 
 def test_each_scenario_runs_over_each_protocol(run: RunStore) -> None:

@@ -7,14 +7,11 @@ import re
 
 import pytest
 
-from loadgen.campaigns.bench import run_bench
-from loadgen.campaigns.benchfile import load_bench
-from loadgen.measure.runner import Placement
 from loadgen.present.report import build_report
 from loadgen.present.two_ways import two_ways
 from loadgen.results.figures import CountedResult, HttpResult
 from loadgen.results.store import RunStore
-from tests.conftest import APPS_DIR, GENERATOR_CORES, SERVER_CORES
+from tests.conftest import APPS_DIR, run_bench_file
 
 BOTH = f"""
 rounds = 2
@@ -38,11 +35,7 @@ name = "{APPS_DIR / 'router_scenario.py'}"
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
-    folder = tmp_path_factory.mktemp("two-ways")
-    (folder / "bench.toml").write_text(BOTH)
-    store = RunStore.new(folder / "results")
-    run_bench(load_bench(folder / "bench.toml"), store, Placement(GENERATOR_CORES, SERVER_CORES))
-    return store
+    return run_bench_file(tmp_path_factory.mktemp("two-ways"), BOTH)[0]
 
 
 def test_each_kind_counted_beside_its_latency_on_each_server(run: RunStore) -> None:
