@@ -98,6 +98,8 @@ def cli() -> None:
 @_field(RunOptions, "--ca", metavar="FILE")
 @_field(RunOptions, "--tls-resume")
 @_field(RunOptions, "--unix-socket", metavar="PATH")
+@_field(RunOptions, "--h2")
+@_field(RunOptions, "--streams")
 @_field(RunOptions, "--protocol", type=click.Choice(PROTOCOLS))
 def run(**given: Any) -> None:
     """Load URL (or a target loadgen starts) and report latency and throughput.

@@ -9,14 +9,16 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from time import perf_counter_ns
+from typing import TypeVar
 
 from hdrh.histogram import HdrHistogram
 
 from loadgen.engine.connection import Connection
+from loadgen.engine.h2session import H2Session, H2Stream
 from loadgen.errors import LoadgenError
 from loadgen.results import histogram
 from loadgen.workloads.request import Endpoint
-from loadgen.workloads.tls import client_context, handshake_problem
+from loadgen.workloads.tls import ALPN_H2, client_context, handshake_problem
 
 # A connection lost before it gave a complete response, or a connect that failed, waits
 # before the next attempt: 10 ms, doubling with each such failure in a row up to 1 s, less a
@@ -24,6 +26,16 @@ from loadgen.workloads.tls import client_context, handshake_problem
 # closed every connection at once, 64 connections with no wait made 34,800 attempts in 2 s.
 RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.01, 1.0
 BACKLOG_WAIT_FIRST_S, BACKLOG_WAIT_MAX_S = 0.001, 0.1
+
+
+T = TypeVar("T")
+
+
+NOT_HTTP2 = "the server did not answer in HTTP/2"
+
+
+class NotHttp2(ConnectionError):
+    """A server that did not answer in HTTP/2 where it was asked to."""
 
 
 class Dialer:
@@ -35,7 +47,8 @@ class Dialer:
         self.endpoint = endpoint
         self.address: tuple[str, int] = (endpoint.host, endpoint.port)  # until resolved
         self.family = socket.AF_UNIX if endpoint.unix else socket.AF_INET
-        self.context = None if endpoint.tls is None else client_context(endpoint.tls)
+        self.context = (None if endpoint.tls is None
+                        else client_context(endpoint.tls, http2=bool(endpoint.streams)))
         self.timeout_s = handshake_timeout_s
         self.handshakes: HdrHistogram = histogram.new_histogram()
         self.resumed = 0
@@ -53,13 +66,42 @@ class Dialer:
         self.address = (str(sockaddr[0]), int(sockaddr[1]))
 
     async def connect(self, loop: asyncio.AbstractEventLoop, conn: Connection) -> None:
+        """Open `conn`; over HTTP/2 its session, once for all its streams."""
+        if isinstance(conn, H2Stream):
+            session = conn.session
+            if session.transport is None and (session.dialing is None or session.dialing.done()):
+                session.dialing = loop.create_task(self._session(loop, session))
+            if session.dialing is not None:
+                await asyncio.shield(session.dialing)
+            return
+        await self._open(loop, lambda: conn)
+
+    async def _session(self, loop: asyncio.AbstractEventLoop, session: H2Session) -> None:
+        """Open the session's connection and wait for the server's HTTP/2 settings."""
+        transport = await self._open(loop, lambda: session)
+        if self.context is not None:
+            chosen = transport.get_extra_info("ssl_object").selected_alpn_protocol()
+            if chosen != ALPN_H2:
+                transport.abort()
+                raise NotHttp2(f"the server does not speak HTTP/2 (by ALPN it chose "
+                               f"{chosen or 'nothing'})")
+        assert session.ready is not None
+        try:
+            await asyncio.wait_for(asyncio.shield(session.ready), self.timeout_s)
+        except TimeoutError:
+            pass
+        if session.transport is None or not session.ready.done():
+            transport.abort()
+            raise NotHttp2(NOT_HTTP2 + ("" if self.context else " (h2c: with prior knowledge)"))
+
+    async def _open(self, loop: asyncio.AbstractEventLoop,
+                    protocol: Callable[[], asyncio.BaseProtocol]) -> asyncio.Transport:
         unix = self.endpoint.unix
         if self.context is None:
             if unix:
-                await self._past_backlog(lambda: loop.create_unix_connection(lambda: conn, unix))
-            else:
-                await loop.create_connection(lambda: conn, *self.address)
-            return
+                return (await self._past_backlog(
+                    lambda: loop.create_unix_connection(protocol, unix)))[0]
+            return (await loop.create_connection(protocol, *self.address))[0]
         sock = socket.socket(self.family, socket.SOCK_STREAM)
         started = perf_counter_ns()
         try:
@@ -68,16 +110,14 @@ class Dialer:
                 await self._past_backlog(lambda: loop.sock_connect(sock, unix))
             else:
                 await loop.sock_connect(sock, self.address)
-            if not unix:  # as create_connection does for plain TCP
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as for plain TCP
             started = perf_counter_ns()
             transport, _ = await loop.create_connection(
-                lambda: conn, sock=sock, ssl=self.context, server_hostname=self.endpoint.host,
+                protocol, sock=sock, ssl=self.context, server_hostname=self.endpoint.host,
                 ssl_handshake_timeout=self.timeout_s)
         except ConnectionAbortedError:  # how uvloop ends a handshake past its time-out
             sock.close()
-            if perf_counter_ns() - started >= self.timeout_s * 1e9:  # the handshake's, or
-                # the connect's and the handshake's: either way past the time-out
+            if perf_counter_ns() - started >= self.timeout_s * 1e9:
                 raise TimeoutError from None
             raise
         except BaseException:
@@ -86,8 +126,9 @@ class Dialer:
         self.handshakes.record_value(max(1, (perf_counter_ns() - started) // 1000))
         ssl_object = transport.get_extra_info("ssl_object")
         self.resumed += bool(ssl_object is not None and ssl_object.session_reused)
+        return transport
 
-    async def _past_backlog(self, connect: Callable[[], Awaitable[object]]) -> None:
+    async def _past_backlog(self, connect: Callable[[], Awaitable[T]]) -> T:
         """`connect()` to a Unix socket, again while the server's listen backlog is full.
 
         Over TCP the kernel retries a SYN that finds the backlog full. A Unix socket's connect
@@ -98,8 +139,7 @@ class Dialer:
         wait = BACKLOG_WAIT_FIRST_S
         while True:
             try:
-                await connect()
-                return
+                return await connect()
             except BlockingIOError:
                 if perf_counter_ns() + wait * 1e9 > deadline:
                     raise

@@ -19,12 +19,15 @@ from time import perf_counter_ns
 from loadgen.engine.connection import ClosedLoopConnection, Connection
 from loadgen.engine.dial import Dialer
 from loadgen.engine.flow import FlowConnection, Flows
+from loadgen.engine.h2frames import H2Request
+from loadgen.engine.h2session import H2Session
 from loadgen.engine.lateness import LateSends
 from loadgen.engine.pauses import CpuShare, PauseWatch, steal_per_second, window_pauses
 from loadgen.engine.plan import IntervalSink, StartGate, WorkerPlan, start_now
 from loadgen.engine.recording import KindTotals, Recorder, Seconds
 from loadgen.engine.schedule import NS, intended_times
 from loadgen.engine.timer import PreciseTimer
+from loadgen.errors import LoadgenError
 from loadgen.results import histogram
 from loadgen.results.measured import LATE_NS, WorkerResult
 from loadgen.workloads.checks import Expectation, verify
@@ -69,7 +72,17 @@ class Worker:
             self._flows = Flows(load.flow, load.templates, self._measured, self._warm,
                                 load.check_every, f"{profile.seed}:{plan.share.index}")
             connection = FlowConnection
-        self._conns = [connection(self) for _ in range(plan.connections)]
+        streams = load.endpoint.streams
+        if streams and load.flow is not None:
+            raise LoadgenError("a scenario with a flow runs over HTTP/1.1: drop --h2")
+        if streams:  # each stream of each session is a connection to the schedule
+            built: dict[bytes, H2Request] = {}
+            scheme = "https" if load.endpoint.tls else "http"
+            self._conns: list[Connection] = [
+                slot for _ in range(plan.connections)
+                for slot in H2Session(self, streams, scheme, not self._open, built).slots]
+        else:
+            self._conns = [connection(self) for _ in range(plan.connections)]
         self._idle: list[Connection] = []
         self._available_since = 0  # since when at least one connection has been idle
         self._errors: Counter[str] = Counter()
@@ -238,6 +251,12 @@ class Worker:
         self._count_error(conn, kind)
         if conn.transport is not None:
             conn.transport.abort()
+
+    def reset(self, conn: Connection, kind: str) -> None:
+        """Count the in-flight request as failed; the connection goes on (an HTTP/2 stream the
+        server reset)."""
+        self._count_error(conn, kind)
+        self.on_free(conn, perf_counter_ns())
 
     def _count_error(self, conn: Connection, kind: str) -> None:
         rec = conn.rec

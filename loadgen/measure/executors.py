@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Protocol
 from loadgen.inproc import measure as inproc
 from loadgen.measure.runner import Placement
 from loadgen.measure.trial import run_served
-from loadgen.servers.launchers import LAUNCHERS, PROTOCOLS, ServerSpec
+from loadgen.servers.launchers import LAUNCHERS, ServerSpec
 from loadgen.servers.pyspy import SamplingPlan
 from loadgen.workloads.profile import LoadProfile
 from loadgen.workloads.workload import ScenarioWorkload
@@ -33,7 +33,11 @@ class TrialInput:
 class Executor(Protocol):
     # Whether two of its trials can share one trial, loaded in turns (measure.trial.run_paired)
     pairable: ClassVar[bool]
-    protocols: ClassVar[tuple[str, ...]]  # how its servers can be reached (PROTOCOLS)
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        """How its server can be reached (launchers.PROTOCOLS)."""
+        ...
 
     @property
     def deterministic(self) -> bool:
@@ -51,10 +55,11 @@ class Executor(Protocol):
         ...
 
 
+@dataclass(frozen=True)
 class OverTheWire:
+    protocols: tuple[str, ...]  # what its server serves (Launcher.protocols)
     pairable: ClassVar[bool] = True
-    protocols: ClassVar[tuple[str, ...]] = PROTOCOLS  # each of the four servers serves each
-    method: None = None
+    method: ClassVar[None] = None
     deterministic: ClassVar[bool] = False
 
     def run(self, trial: TrialInput) -> tuple[str, dict[str, Any]]:
@@ -85,7 +90,7 @@ class InProcess:
 
 
 EXECUTORS: dict[str, Executor] = {
-    **{name: OverTheWire() for name in LAUNCHERS},
+    **{name: OverTheWire(launcher.protocols) for name, launcher in LAUNCHERS.items()},
     "inproc": InProcess(instructions=False),
     "callgrind": InProcess(instructions=True),
 }

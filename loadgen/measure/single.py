@@ -18,7 +18,7 @@ from loadgen.measure.trial import run_served, run_workload
 from loadgen.results.output import check_file, save
 from loadgen.results.run import RunResult
 from loadgen.servers import pyspy
-from loadgen.servers.launchers import ServerSpec, target_app
+from loadgen.servers.launchers import H2_PROTOCOLS, TLS, ServerSpec, target_app
 from loadgen.servers.serving import checked_workers
 from loadgen.workloads.choice import choose_workload
 from loadgen.workloads.profile import LoadProfile, parse_duration, parse_stages
@@ -78,6 +78,10 @@ class RunOptions:
     unix_socket: Annotated[str | None, "Connect through this Unix socket, not to the URL's "
                                        "host (which the Host header still names), as curl "
                                        "does."] = None
+    h2: Annotated[bool, "HTTP/2: over TLS by ALPN (https://), else cleartext with prior "
+                        "knowledge (h2c)."] = False
+    streams: Annotated[int, "With --h2 (or --protocol h2, h2c): requests at once on each "
+                            "connection, each on a stream of its own."] = 1
     protocol: Annotated[str, "With --target: how the server is reached."] = "http1"
     profiled: Annotated[bool, "With --target: py-spy samples the server (every worker) in the "
                               "measured window, on the server's cores, into NAME.flame.svg "
@@ -201,8 +205,15 @@ def run_single(options: RunOptions, on_interval: IntervalSink | None,
     if options.target is not None and (options.ca or options.insecure or options.unix_socket):
         raise LoadgenError("with --target, loadgen makes the certificate and the socket: "
                            "give --protocol https or uds instead")
-    if options.tls_resume and options.target is not None and options.protocol != "https":
-        raise LoadgenError("--tls-resume goes with --protocol https")
+    if options.streams < 1:
+        raise LoadgenError(f"--streams must be at least 1, not {options.streams}")
+    h2 = options.h2 or options.protocol in H2_PROTOCOLS
+    if options.streams != 1 and not h2:
+        raise LoadgenError("--streams goes with --h2 (or --protocol h2 or h2c)")
+    if options.h2 and options.target is not None:
+        raise LoadgenError("with --target, give --protocol h2 (over TLS) or h2c, not --h2")
+    if options.tls_resume and options.target is not None and options.protocol not in TLS:
+        raise LoadgenError("--tls-resume goes with --protocol https or h2")
     if options.target is None:
         if options.protocol != "http1":
             raise LoadgenError("--protocol goes with --target; a URL says its own (https://, "
@@ -211,7 +222,8 @@ def run_single(options: RunOptions, on_interval: IntervalSink | None,
             raise LoadgenError("give a URL to load, or --target to start one")
         if options.profiled:
             raise LoadgenError("--profile samples a server loadgen starts: give --target")
-        endpoint, path = parse_url(options.url, options.tls(), options.unix_socket)
+        endpoint, path = parse_url(options.url, options.tls(), options.unix_socket,
+                                   options.streams if options.h2 else 0)
         workload = choose_workload(path, options.scenario, options.params, options.variants,
                                    options.seed)
         # The server is not loadgen's: none of this machine's cores is its.
@@ -227,7 +239,7 @@ def run_single(options: RunOptions, on_interval: IntervalSink | None,
     spec = ServerSpec(options.server, target_app(options.target),
                       workers=checked_workers(options.workers), cpus=placement.server or (),
                       log_path=folder / f"{name}.server.log", protocol=options.protocol,
-                      tls_resume=options.tls_resume)
+                      tls_resume=options.tls_resume, streams=options.streams)
     executable = pyspy_executable(warn) if options.profiled else None
     sampling = pyspy.SamplingPlan(folder, name, executable) if executable else None
     return run_served(spec, options.target, workload, profile, placement, on_interval,

@@ -3,7 +3,7 @@ and whether each one's package is installed."""
 
 from __future__ import annotations
 
-from loadgen.servers.launchers import LAUNCHERS, PROTOCOLS, installed, target_names
+from loadgen.servers.launchers import LAUNCHERS, installed, target_names
 
 # The package a target's app needs, where it is not the target's name: raw speaks ASGI itself
 # and parses forms with python-multipart.
@@ -15,7 +15,7 @@ def server_lines() -> list[str]:
     for name, launch in LAUNCHERS.items():
         state = "installed" if installed(launch.module) else "not installed"
         lifespan = "lifespan" if launch.lifespan else "no lifespan"
-        lines.append(f"{name:<13} {state:<14} {lifespan:<12} serves {', '.join(PROTOCOLS)}")
+        lines.append(f"{name:<13} {state:<14} {lifespan:<12} serves {', '.join(launch.protocols)}")
     return lines
 
 

@@ -21,11 +21,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+import httpx
+
 import loadgen_targets
 from loadgen.errors import LoadgenError
 from loadgen.servers.certificates import Certificate, make_certificate
 from loadgen.workloads.request import Endpoint
 from loadgen.workloads.tls import Tls, client_context
+from loadgen.workloads.workload import http_client
 
 # The built-in targets: targets/ of the project, installed as the package loadgen_targets
 # (pyproject.toml maps it), served from the checkout by an editable install. Its first folder:
@@ -36,8 +39,11 @@ STOP_GRACE_S = 5.0
 LOG_TAIL_LINES = 15
 
 
-# How a server is reached: HTTP/1.1 over TCP, over TLS, or over a Unix socket.
-PROTOCOLS = ("http1", "https", "uds")
+# How a server is reached: HTTP/1.1 over TCP, over TLS, or over a Unix socket; HTTP/2 over
+# TLS (by ALPN), or over TCP with prior knowledge (h2c).
+PROTOCOLS = ("http1", "https", "uds", "h2", "h2c")
+TLS = ("https", "h2")
+H2_PROTOCOLS = ("h2", "h2c")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class Bind:
     port: int
     unix: str | None = None
     certificate: Certificate | None = None
+    http2: bool = False
 
 
 class Launcher(Protocol):
@@ -64,6 +71,10 @@ class Launcher(Protocol):
     def lifespan(self) -> bool:
         """Whether it runs the ASGI lifespan protocol."""
 
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        """The PROTOCOLS it serves."""
+
     def command(self, python: str, app: str, bind: Bind, workers: int) -> list[str]:
         """The command line that serves `app` ("module:attribute") as `bind` says."""
 
@@ -75,6 +86,7 @@ class Uvicorn:
     http: str = "httptools"
     module: str = "uvicorn"
     lifespan: bool = True
+    protocols: tuple[str, ...] = ("http1", "https", "uds")  # no HTTP/2 in uvicorn
 
     def command(self, python: str, app: str, bind: Bind, workers: int) -> list[str]:
         where = (["--uds", bind.unix] if bind.unix
@@ -91,6 +103,7 @@ class Hypercorn:
     name: str = "hypercorn"
     module: str = "hypercorn"
     lifespan: bool = True
+    protocols: tuple[str, ...] = PROTOCOLS  # HTTP/2 by ALPN over TLS, by its preface over TCP
 
     def command(self, python: str, app: str, bind: Bind, workers: int) -> list[str]:
         tls = bind.certificate
@@ -105,6 +118,7 @@ class Granian:
     name: str = "granian"
     module: str = "granian"
     lifespan: bool = True
+    protocols: tuple[str, ...] = PROTOCOLS
 
     def command(self, python: str, app: str, bind: Bind, workers: int) -> list[str]:
         where = (["--uds", bind.unix] if bind.unix
@@ -112,7 +126,8 @@ class Granian:
         tls = bind.certificate
         # --interface asgi always: granian's default interface is its own RSGI.
         return [python, "-m", "granian", "--interface", "asgi", *where,
-                "--workers", str(workers), "--http", "1", "--loop", "uvloop",
+                "--workers", str(workers), "--http", "2" if bind.http2 else "1",
+                "--loop", "uvloop",
                 "--log-level", "warning",
                 *(["--ssl-certificate", str(tls.cert), "--ssl-keyfile", str(tls.key)] if tls
                   else []), app]
@@ -123,6 +138,8 @@ class Daphne:
     name: str = "daphne"
     module: str = "daphne"
     lifespan: bool = False
+    # HTTP/2 only over TLS, as Twisted serves it (with its http2 extra)
+    protocols: tuple[str, ...] = ("http1", "https", "uds", "h2")
 
     def command(self, python: str, app: str, bind: Bind, workers: int) -> list[str]:
         if workers != 1:
@@ -161,11 +178,14 @@ class ServerSpec:
     env: tuple[tuple[str, str], ...] = field(default=())
     protocol: str = "http1"  # one of PROTOCOLS
     tls_resume: bool = False  # https: the generator's connections resume sessions
+    streams: int = 1  # h2, h2c: the generator's streams at once on each connection
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise LoadgenError(f"unknown protocol {self.protocol!r}; choose from: "
                                f"{', '.join(PROTOCOLS)}")
+        if self.server in LAUNCHERS and self.protocol not in LAUNCHERS[self.server].protocols:
+            raise LoadgenError(f"{self.server} does not serve {self.protocol}")
 
 
 def launcher(name: str) -> Launcher:
@@ -289,7 +309,13 @@ class ServerProcess:
                            f"{self._log_tail()}")
 
     def _healthy(self) -> bool:
-        """GET /health, as the engine will reach it: its socket, its TLS."""
+        """GET /health, as the engine will reach it: its socket, its TLS, its HTTP version."""
+        if self.endpoint.streams:
+            with http_client(self.endpoint, 1.0) as client:
+                try:
+                    return client.get(self.endpoint.url + "/health").status_code == 200
+                except httpx.TransportError:
+                    return False
         conn = _http_connection(self.endpoint)
         try:
             conn.request("GET", "/health")
@@ -360,15 +386,17 @@ def running_server(spec: ServerSpec) -> ServerProcess:
     scratch = Path(tempfile.mkdtemp(prefix="loadgen-serve-"))
     try:
         port = free_port(spec.host, spec.port or 0)
-        certificate = make_certificate(scratch) if spec.protocol == "https" else None
+        certificate = make_certificate(scratch) if spec.protocol in TLS else None
         unix = str(scratch / "server.sock") if spec.protocol == "uds" else None
-        bind = Bind(spec.host, port, unix, certificate)
+        http2 = spec.protocol in H2_PROTOCOLS
+        bind = Bind(spec.host, port, unix, certificate, http2)
         command = launcher(spec.server).command(spec.python, spec.app, bind, spec.workers)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     endpoint = Endpoint(spec.host, port, None if certificate is None
-                        else Tls(ca=str(certificate.ca), resume=spec.tls_resume), unix)
+                        else Tls(ca=str(certificate.ca), resume=spec.tls_resume), unix,
+                        spec.streams if http2 else 0)
     env = {**os.environ, "PYTHONPATH": str(spec.app_dir), **dict(spec.env)}
     return ServerProcess(spec.server, command, endpoint, cwd=spec.app_dir, env=env,
                          cpus=spec.cpus, log_path=spec.log_path,

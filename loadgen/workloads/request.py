@@ -21,6 +21,11 @@ class Endpoint:
     port: int
     tls: Tls | None = None
     unix: str | None = None
+    streams: int = 0  # HTTP/2 with this many streams at once on each connection; 0: HTTP/1.1
+
+    def __post_init__(self) -> None:
+        if self.streams < 0:
+            raise LoadgenError(f"--streams must be at least 1, not {self.streams}")
 
     @property
     def authority(self) -> str:
@@ -34,7 +39,8 @@ class Endpoint:
     @property
     def where(self) -> str:
         """The address as a summary says it: the URL, and the socket it goes through."""
-        return self.url + (f" via {self.unix}" if self.unix else "")
+        h2 = f" (HTTP/2, {self.streams} streams a connection)" if self.streams else ""
+        return self.url + (f" via {self.unix}" if self.unix else "") + h2
 
 
 @dataclass(frozen=True)
@@ -47,10 +53,11 @@ class RequestTemplate:
     expect: Expectation = field(default_factory=lambda: Expectation((200,)))
 
 
-def parse_url(url: str, tls: Tls | None = None, unix: str | None = None
+def parse_url(url: str, tls: Tls | None = None, unix: str | None = None, streams: int = 0
               ) -> tuple[Endpoint, str]:
     """The endpoint and the path (with query) of an http:// or https:// URL: over TLS as `tls`
-    says (default: the system's roots), through the Unix socket `unix` if given."""
+    says (default: the system's roots), through the Unix socket `unix` if given, over HTTP/2
+    with `streams` streams a connection if given (cleartext: with prior knowledge)."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -66,7 +73,7 @@ def parse_url(url: str, tls: Tls | None = None, unix: str | None = None
         path += "?" + parts.query
     return Endpoint(parts.hostname, port or (443 if secure else 80),
                     (tls or Tls()) if secure else None,
-                    None if unix is None else unix_socket(unix)), path
+                    None if unix is None else unix_socket(unix), streams), path
 
 
 def unix_socket(path: str) -> str:

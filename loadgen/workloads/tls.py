@@ -17,7 +17,7 @@ from typing import Any
 
 from loadgen.errors import LoadgenError
 
-ALPN_HTTP1 = "http/1.1"
+ALPN_HTTP1, ALPN_H2 = "http/1.1", "h2"
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,8 @@ def _resumable(made: ssl.SSLObject) -> ssl.SSLSession | None:
     return session if session is not None and session.has_ticket else None
 
 
-def client_context(tls: Tls) -> ssl.SSLContext:
-    """A client context for `tls`, offering HTTP/1.1 by ALPN."""
+def client_context(tls: Tls, http2: bool = False) -> ssl.SSLContext:
+    """A client context for `tls`, offering HTTP/1.1 by ALPN, or HTTP/2 only."""
     kind = ResumingContext if tls.resume else ssl.SSLContext
     context = kind(ssl.PROTOCOL_TLS_CLIENT)
     if tls.insecure:
@@ -80,7 +80,7 @@ def client_context(tls: Tls) -> ssl.SSLContext:
         context.load_verify_locations(cafile=tls.ca)
     else:
         context.load_default_certs()
-    context.set_alpn_protocols([ALPN_HTTP1])
+    context.set_alpn_protocols([ALPN_H2 if http2 else ALPN_HTTP1])
     return context
 
 

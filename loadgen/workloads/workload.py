@@ -83,9 +83,11 @@ class ScenarioWorkload:
 
 def http_client(endpoint: Endpoint, timeout_s: float) -> httpx.Client:
     """An httpx client that reaches `endpoint` as the engine does: over its Unix socket if it
-    has one, checking its TLS certificate as the engine's connections will."""
-    verify = client_context(endpoint.tls) if endpoint.tls else True
-    transport = httpx.HTTPTransport(uds=endpoint.unix, verify=verify) if endpoint.unix else None
+    has one, checking its TLS certificate as the engine's connections will, over HTTP/2 if the
+    engine's connections will (cleartext: with prior knowledge)."""
+    h2 = bool(endpoint.streams)
+    verify = client_context(endpoint.tls, h2) if endpoint.tls else True
+    transport = httpx.HTTPTransport(uds=endpoint.unix, verify=verify, http1=not h2, http2=h2)
     return httpx.Client(timeout=timeout_s, follow_redirects=False, verify=verify,
                         transport=transport)
 
@@ -102,6 +104,9 @@ def preflight(variants: list[Variant], endpoint: Endpoint, timeout_s: float) -> 
                 tls = _ssl_error(exc)
                 if tls is not None:
                     raise LoadgenError(handshake_problem(endpoint.authority, tls)) from None
+                if endpoint.streams and isinstance(exc, httpx.RemoteProtocolError):
+                    raise LoadgenError(f"cannot connect to {endpoint.authority}: the server "
+                                       f"did not answer in HTTP/2 ({exc})") from None
                 raise LoadgenError(f"preflight: request {variant.name!r} ({request.method} "
                                    f"{request.url.raw_path.decode()}) failed: {exc}") from None
             problem = verify(variant.expect, response.status_code, response.content)

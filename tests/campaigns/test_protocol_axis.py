@@ -80,7 +80,7 @@ def test_servers_are_compared_over_the_same_protocol(run: RunStore) -> None:
 def test_a_protocol_not_known_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "bench.toml").write_text(AXIS.replace('"https"]', '"h3"]'))
     with pytest.raises(LoadgenError, match=r"protocol takes distinct ones of http1, https, "
-                                           r"uds, not \('http1', 'h3'\)"):
+                                           r"uds, h2, h2c, not \('http1', 'h3'\)"):
         load_bench(tmp_path / "bench.toml")
 
 
