@@ -4,6 +4,7 @@ connection opened at once, reconnects backed off, and every TLS handshake timed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 import ssl
@@ -86,10 +87,8 @@ class Dialer:
                 raise NotHttp2(f"the server does not speak HTTP/2 (by ALPN it chose "
                                f"{chosen or 'nothing'})")
         assert session.ready is not None
-        try:
+        with contextlib.suppress(TimeoutError):  # said below, as a server that never answered
             await asyncio.wait_for(asyncio.shield(session.ready), self.timeout_s)
-        except TimeoutError:
-            pass
         if session.transport is None or not session.ready.done():
             transport.abort()
             raise NotHttp2(NOT_HTTP2 + ("" if self.context else " (h2c: with prior knowledge)"))
