@@ -60,11 +60,12 @@ http {{
 
 
 def nginx(folder: str, endpoint: Endpoint, cores: tuple[int, ...],
-          certificate: Certificate | None = None) -> ServerProcess:
+          certificate: Certificate | None = None, http2: bool = False) -> ServerProcess:
     """nginx on `endpoint`, pinned to `cores`, its files in `folder`; over TLS on
-    `certificate` when given."""
-    tls = (f" ssl;\n    ssl_certificate {certificate.cert};\n    ssl_certificate_key "
-           f"{certificate.key}" if certificate else "")
+    `certificate` when given; HTTP/2 only with `http2` (cleartext: with prior knowledge)."""
+    tls = (f" ssl{' http2' if http2 else ''};\n    ssl_certificate {certificate.cert};\n"
+           f"    ssl_certificate_key {certificate.key}" if certificate
+           else " http2" if http2 else "")
     conf = Path(folder, "nginx.conf")
     conf.write_text(NGINX_CONF.format(dir=folder, port=endpoint.port, tls=tls))
     command = [shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(conf), "-p", folder]
@@ -81,4 +82,17 @@ def wrk_rps(url: str, core: int, connections: int, seconds: int) -> float:
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not match:
         raise SystemExit(f"could not read wrk's output:\n{out}")
+    return float(match.group(1))
+
+
+def h2load_rps(url: str, core: int, connections: int, streams: int, seconds: int) -> float:
+    """`h2load -t1` on `core` for `seconds` (after a second's warm-up): its requests a second."""
+    out = subprocess.run(
+        ["taskset", "-c", str(core), "h2load", "-t1", f"-c{connections}", f"-m{streams}",
+         "-D", str(seconds), "--warm-up-time", "1", url],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    match = re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out)
+    if not match:
+        raise SystemExit(f"could not read h2load's output:\n{out}")
     return float(match.group(1))

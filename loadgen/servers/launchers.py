@@ -320,8 +320,8 @@ class ServerProcess:
         try:
             conn.request("GET", "/health")
             return conn.getresponse().status == 200
-        except OSError:  # ssl.SSLError too: a server still starting may cut a handshake
-            return False
+        except (OSError, http.client.HTTPException):  # ssl.SSLError is an OSError: a server
+            return False  # still starting may cut a handshake, or answer what is not HTTP/1.1
         finally:
             conn.close()
 
