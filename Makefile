@@ -52,6 +52,7 @@ perf: $(STAMP) valgrind
 	$(BIN)/python benchmarks/selfcheck.py
 	$(BIN)/python benchmarks/engine_vs_wrk.py
 	$(BIN)/python benchmarks/protocols_vs_peers.py
+	$(BIN)/python benchmarks/h2_status.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/servers.py
 	$(BIN)/python benchmarks/aa.py

@@ -21,7 +21,8 @@ from loadgen.results.run import RunResult
 from loadgen.servers.launchers import ServerProcess, ServerSpec, running_server, target_app
 from loadgen.workloads.profile import LoadProfile
 from loadgen.workloads.request import Endpoint, encode_request, get_template
-from loadgen.workloads.workload import UrlWorkload, http_client
+from loadgen.workloads.scenario import load_scenario
+from loadgen.workloads.workload import ScenarioWorkload, UrlWorkload, http_client
 from tests.conftest import APPS_DIR, GENERATOR_CORES, SERVER_CORES, loadgen
 
 PLACEMENT = Placement(GENERATOR_CORES, SERVER_CORES)
@@ -166,3 +167,17 @@ def test_http2_by_alpn_to_a_server_without_it_is_one_line(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert done.stderr == (f"loadgen: error: cannot connect to {server.endpoint.authority}: the "
                            f"server does not speak HTTP/2 (by ALPN it chose nothing)\n")
+
+
+def test_the_preflight_frames_a_request_without_a_body_as_the_engine_does(tmp_path: Path) -> None:
+    # Routing's POST has no body. Sent as httpx sends it (HEADERS, then an empty DATA frame),
+    # hypercorn dropped the connection once it had answered (pgjones/hypercorn#329), and the
+    # preflight failed on the next request; the engine ends such a stream on its HEADERS.
+    scenario = load_scenario("routing")
+    spec = ServerSpec("hypercorn", target_app("starlette"), cpus=SERVER_CORES, protocol="h2c",
+                      streams=2, log_path=tmp_path / "server.log")
+    result = run_served(spec, "starlette", ScenarioWorkload(scenario, scenario.resolve({}),
+                                                            variants=2),
+                        LoadProfile(duration_s=0.5, warmup_s=0.1, connections=2), PLACEMENT)
+    assert result.valid, result.invalid_reasons()
+    assert set(result.kinds["405 POST to last route"].status) == {405}
