@@ -154,6 +154,8 @@ def _usable_by_cell(trials: Iterable[Trial]) -> tuple[
     cells: dict[str, Cell] = {}
     left_out: dict[str, int] = {}
     for trial in trials:
+        if trial.status == "skipped":  # never measured: nothing was left out
+            continue
         name = trial.cell.name
         cells[name] = trial.cell
         rounds.setdefault(name, {})

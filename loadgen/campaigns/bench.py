@@ -305,5 +305,6 @@ def run_budgeted(bench: Bench, store: RunStore, run_rounds: RoundRunner,
                 stop = "interrupted"
                 break
         looks += 1 if ran else 0
-    ran_in = {(t.cell.name, t.round) for t in store.trials()}  # a pair's baseline
+    ran_in = {(t.cell.name, t.round) for t in store.trials()  # a pair's baseline
+              if t.status != "skipped"}
     return Budgeted(dict(Counter(name for name, _ in ran_in)), looks, stop)  # has several
