@@ -25,6 +25,8 @@ import struct
 from collections import deque
 from time import perf_counter_ns
 
+from hpack import HPACKError
+
 from loadgen.engine import h2frames as f
 from loadgen.engine.connection import Connection, Owner
 from loadgen.engine.recording import Recorder
@@ -224,7 +226,7 @@ class H2Session(asyncio.Protocol):
                     break
                 self._frame(kind, flags, stream & _STREAM_BIT, buffer, at + 9, end)
                 at = end
-        except (ValueError, IndexError, KeyError):  # frames that cannot be read
+        except (ValueError, IndexError, KeyError, HPACKError):  # frames that cannot be read
             self.buffer = b""
             self.out = None
             self._fail("parse")
