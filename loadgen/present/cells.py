@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from loadgen.present.summary import format_us
 from loadgen.results.figures import HttpResult
 from loadgen.results.model import Trial
+from loadgen.servers.launchers import PROTOCOLS
 
 
 def cells_markdown(trials: Iterable[Trial]) -> str:
@@ -19,23 +20,26 @@ def cells_markdown(trials: Iterable[Trial]) -> str:
     cpu: dict[tuple[str, str], list[float]] = defaultdict(list)
     p50: dict[tuple[str, str], list[int]] = defaultdict(list)
     rows: dict[str, None] = {}
-    columns: dict[str, None] = {}
+    columns: dict[str, int] = {}  # each scenario label, and its protocol's place in PROTOCOLS
     for trial in trials:
         result = trial.usable_result
         if not isinstance(result, HttpResult) or result.server_cpu_us_per_request is None:
             continue
         row = f"{trial.cell.target}/{trial.cell.server}"
-        rows[row] = columns[trial.cell.scenario] = None
+        rows[row] = None
+        columns[trial.cell.scenario] = PROTOCOLS.index(trial.cell.protocol or "http1")
         cpu[row, trial.cell.scenario].append(result.server_cpu_us_per_request)
         p50[row, trial.cell.scenario].append(result.latency_us.corrected.p50)
     if not rows:
         return ""
-    lines = ["| target/server | " + " | ".join(columns) + " |",
-             "| --- |" + " ---: |" * len(columns)]
-    for row in rows:
+    # Each scenario's protocols side by side, in the order of PROTOCOLS.
+    order = sorted(columns, key=lambda c: (c.partition("@")[0], columns[c]))
+    lines = ["| target/server | " + " | ".join(order) + " |",
+             "| --- |" + " ---: |" * len(order)]
+    for row in sorted(rows):
         cells = [f"{statistics.median(cpu[row, c]):,.0f} µs · p50 "
                  f"{format_us(int(statistics.median(p50[row, c])))} ({len(cpu[row, c])})"
-                 if cpu[row, c] else "-" for c in columns]
+                 if cpu[row, c] else "-" for c in order]
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return ("Per cell: server CPU per request and p50 latency, medians over its usable rounds "
             "(how many)\n\n" + "\n".join(lines))
