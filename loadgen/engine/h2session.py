@@ -272,8 +272,8 @@ class H2Session(asyncio.Protocol):
             if slot is not None:
                 code = int.from_bytes(buffer[start:end], "big")
                 slot.sending = 0
-                self.owner.reset(slot, "refused_stream" if code == f.REFUSED_STREAM
-                                 else "rst_stream")
+                self.owner.fail(slot, "refused_stream" if code == f.REFUSED_STREAM
+                                else "rst_stream", drop=False)
         elif kind == f.PING:
             if not flags & f.ACK:
                 self._write(f.frame(f.PING, f.ACK, 0, buffer[start:end]))

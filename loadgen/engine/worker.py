@@ -16,18 +16,16 @@ from collections import Counter
 from collections.abc import Callable
 from time import perf_counter_ns
 
-from loadgen.engine.connection import ClosedLoopConnection, Connection
+from loadgen.engine.connection import Connection
 from loadgen.engine.dial import Dialer
-from loadgen.engine.flow import FlowConnection, Flows
-from loadgen.engine.h2frames import H2Request
-from loadgen.engine.h2session import H2Session
+from loadgen.engine.flow import Flows
 from loadgen.engine.lateness import LateSends
 from loadgen.engine.pauses import CpuShare, PauseWatch, steal_per_second, window_pauses
 from loadgen.engine.plan import IntervalSink, StartGate, WorkerPlan, start_now
 from loadgen.engine.recording import KindTotals, Recorder, Seconds
 from loadgen.engine.schedule import NS, intended_times
+from loadgen.engine.slots import connections
 from loadgen.engine.timer import PreciseTimer
-from loadgen.errors import LoadgenError
 from loadgen.results import histogram
 from loadgen.results.measured import LATE_NS, WorkerResult
 from loadgen.workloads.checks import Expectation, verify
@@ -67,22 +65,10 @@ class Worker:
         self.next_request: Callable[[], tuple[bytes, Recorder, Expectation | None]] = \
             self._next_warm
         self._flows: Flows | None = None
-        connection: type[Connection] = Connection if self._open else ClosedLoopConnection
         if load.flow is not None:
             self._flows = Flows(load.flow, load.templates, self._measured, self._warm,
                                 load.check_every, f"{profile.seed}:{plan.share.index}")
-            connection = FlowConnection
-        streams = load.endpoint.streams
-        if streams and load.flow is not None:
-            raise LoadgenError("a scenario with a flow runs over HTTP/1.1: drop --h2")
-        if streams:  # each stream of each session is a connection to the schedule
-            built: dict[bytes, H2Request] = {}
-            scheme = "https" if load.endpoint.tls else "http"
-            self._conns: list[Connection] = [
-                slot for _ in range(plan.connections)
-                for slot in H2Session(self, streams, scheme, not self._open, built).slots]
-        else:
-            self._conns = [connection(self) for _ in range(plan.connections)]
+        self._conns = connections(self, load, plan.connections, self._open)
         self._idle: list[Connection] = []
         self._available_since = 0  # since when at least one connection has been idle
         self._errors: Counter[str] = Counter()
@@ -246,17 +232,14 @@ class Worker:
 
     # -- failures --------------------------------------------------------------------------------
 
-    def fail(self, conn: Connection, kind: str) -> None:
-        """Count the in-flight request as failed and drop the connection (it reconnects)."""
+    def fail(self, conn: Connection, kind: str, drop: bool = True) -> None:
+        """Count the in-flight request as failed and drop the connection (it reconnects); or,
+        not `drop`, let it take the next (an HTTP/2 stream the server reset)."""
         self._count_error(conn, kind)
-        if conn.transport is not None:
+        if not drop:
+            self.on_free(conn, perf_counter_ns())
+        elif conn.transport is not None:
             conn.transport.abort()
-
-    def reset(self, conn: Connection, kind: str) -> None:
-        """Count the in-flight request as failed; the connection goes on (an HTTP/2 stream the
-        server reset)."""
-        self._count_error(conn, kind)
-        self.on_free(conn, perf_counter_ns())
 
     def _count_error(self, conn: Connection, kind: str) -> None:
         rec = conn.rec
@@ -398,25 +381,18 @@ class Worker:
                    for kind, totals in self._totals.items()},
             intervals=self._seconds.intervals,
             errors=dict(self._errors),
-            intended=self._intended,
-            sent=self._sent,
-            unsent=self._unsent,
-            waited=self._waited,
+            intended=self._intended, sent=self._sent, unsent=self._unsent, waited=self._waited,
             reconnects=self._reconnects,
             flows=self._flows.done if self._flows is not None else 0,
             generator_lag=histogram.encode(self._lateness.lag_histogram),
             cpu_fraction=self._cpu.fraction,
             interrupted=self._interrupted,
-            late=self._lateness.own,
-            late_in_pause=self._lateness.in_pause,
+            late=self._lateness.own, late_in_pause=self._lateness.in_pause,
             waited_in_pause=self._lateness.waited_in_pause,
             core_wait_fraction=self._cpu.core_wait_fraction,
             pauses=tuple(window_pauses(self._watch, self.warm_end_ns)),
             steal_ms=steal_per_second(self._watch, self.warm_end_ns, self._window_end_ns),
-            write_blocked=self._blocked,
-            write_blocked_s=self._blocked_ns / NS,
-            handshakes=(histogram.encode(self._dialer.handshakes)
-                        if self._dialer.context is not None else ""),
-            resumed=self._dialer.resumed,
+            write_blocked=self._blocked, write_blocked_s=self._blocked_ns / NS,
+            handshakes=self._dialer.timed(), resumed=self._dialer.resumed,
         )
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import http.client
 import os
 import shutil
 import signal
@@ -21,14 +20,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-import httpx
-
 import loadgen_targets
 from loadgen.errors import LoadgenError
 from loadgen.servers.certificates import Certificate, make_certificate
+from loadgen.servers.health import healthy
 from loadgen.workloads.request import Endpoint
-from loadgen.workloads.tls import Tls, client_context
-from loadgen.workloads.workload import http_client
+from loadgen.workloads.tls import Tls
 
 # The built-in targets: targets/ of the project, installed as the package loadgen_targets
 # (pyproject.toml maps it), served from the checkout by an editable install. Its first folder:
@@ -302,28 +299,11 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise LoadgenError(f"{self.name} exited during start-up "
                                    f"(code {self.process.returncode}){self._log_tail()}")
-            if self._healthy():
+            if healthy(self.endpoint):
                 return
             time.sleep(0.05)
         raise LoadgenError(f"{self.name} was not ready within {self.ready_timeout_s:g} s"
                            f"{self._log_tail()}")
-
-    def _healthy(self) -> bool:
-        """GET /health, as the engine will reach it: its socket, its TLS, its HTTP version."""
-        if self.endpoint.streams:
-            with http_client(self.endpoint, 1.0) as client:
-                try:
-                    return client.get(self.endpoint.url + "/health").status_code == 200
-                except httpx.TransportError:
-                    return False
-        conn = _http_connection(self.endpoint)
-        try:
-            conn.request("GET", "/health")
-            return conn.getresponse().status == 200
-        except (OSError, http.client.HTTPException):  # ssl.SSLError is an OSError: a server
-            return False  # still starting may cut a handshake, or answer what is not HTTP/1.1
-        finally:
-            conn.close()
 
     def _log_tail(self) -> str:
         path = self.log_path
@@ -357,27 +337,6 @@ class ServerProcess:
     def _clean(self) -> None:
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, host: str) -> None:
-        super().__init__(host, timeout=1)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
-
-
-def _http_connection(endpoint: Endpoint) -> http.client.HTTPConnection:
-    """A connection for the health check, over the endpoint's socket or TLS."""
-    if endpoint.unix:
-        return _UnixConnection(endpoint.unix, endpoint.host)
-    if endpoint.tls:
-        return http.client.HTTPSConnection(endpoint.host, endpoint.port, timeout=1,
-                                           context=client_context(endpoint.tls))
-    return http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=1)
 
 
 def running_server(spec: ServerSpec) -> ServerProcess:

@@ -39,7 +39,7 @@ def test_every_builtin_scenario_passes_its_preflight(name: str, target: str,
     with running_server(spec) as server:
         prepared = chosen.prepare(server.endpoint)
         assert prepared.variants
-        preflight(prepared.variants, timeout_s=30)
+        preflight(prepared.variants, server.endpoint, timeout_s=30)
 
 
 def test_a_wrong_check_fails_the_preflight_readably(raw_server: ServerProcess,
@@ -51,7 +51,7 @@ def test_a_wrong_check_fails_the_preflight_readably(raw_server: ServerProcess,
         "    return [Request('greeting', '/plaintext', check=Check(contains=b'Goodbye'))]\n")
     prepared = ScenarioWorkload(load_scenario(str(path)), {}).prepare(raw_server.endpoint)
     with pytest.raises(LoadgenError) as caught:
-        preflight(prepared.variants, timeout_s=5)
+        preflight(prepared.variants, raw_server.endpoint, timeout_s=5)
     message = str(caught.value)
     assert "preflight: request 'greeting' (GET /plaintext): body lacks b'Goodbye'" in message
     assert "Hello, world!" in message, "what came back is quoted"
