@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -82,6 +84,21 @@ def loadgen(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 
 CLOSED_PORT = f"http://127.0.0.1:{free_port('127.0.0.1')}/"  # nothing listens there
+
+
+@contextlib.contextmanager
+def script_server(script: Path, mode: str) -> Iterator[str]:
+    """The URL (path /plaintext) of a test server `script MODE` that prints its port once it
+    listens, on the server's cores, killed at the end."""
+    proc = subprocess.Popen([sys.executable, str(script), mode], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        os.sched_setaffinity(proc.pid, SERVER_CORES)
+        assert proc.stdout is not None
+        yield f"http://127.0.0.1:{int(proc.stdout.readline())}/plaintext"
+    finally:
+        proc.kill()
+        proc.communicate()
 
 
 def run_bench_file(folder: Path, text: str) -> tuple[RunStore, tuple[int, bool]]:

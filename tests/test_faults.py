@@ -5,15 +5,13 @@ succeeded. Nothing here asserts a time."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import APPS_DIR, SERVER_CORES, loadgen
+from tests.conftest import APPS_DIR, loadgen, script_server
 
 CONNECTIONS = 16
 
@@ -21,16 +19,8 @@ CONNECTIONS = 16
 @pytest.fixture
 def fault_server(request: pytest.FixtureRequest) -> Iterator[str]:
     """The URL of a faults.py server in the mode the test is parametrized with."""
-    proc = subprocess.Popen([sys.executable, str(APPS_DIR / "faults.py"), request.param],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        os.sched_setaffinity(proc.pid, SERVER_CORES)
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())  # printed once it listens
-        yield f"http://127.0.0.1:{port}/plaintext"
-    finally:
-        proc.kill()
-        proc.communicate()
+    with script_server(APPS_DIR / "faults.py", request.param) as url:
+        yield url
 
 
 def run_against(url: str, out: Path) -> tuple[subprocess.CompletedProcess[str], dict]:

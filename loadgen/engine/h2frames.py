@@ -111,13 +111,6 @@ def from_http1(data: bytes, scheme: str, max_frame: int = DEFAULT_MAX_FRAME) -> 
     return H2Request(_HEADER.pack(len(block) << 8 | HEADERS, flags, 0)[:5], block, body)
 
 
-def data_frames(stream: int, body: bytes, max_frame: int) -> bytes:
-    """`body` as DATA frames of at most `max_frame` bytes, the last one ending the stream."""
-    chunks = [body[i:i + max_frame] for i in range(0, len(body), max_frame)] or [b""]
-    return b"".join(frame(DATA, END_STREAM if k == len(chunks) - 1 else 0, stream, chunk)
-                    for k, chunk in enumerate(chunks))
-
-
 def status_of(block: bytes, decoder: Decoder) -> int:
     """A response's status from its header block: off its first byte when it is an indexed
     static status (after any table size updates, 0x20 to 0x3f), else decoded in full."""

@@ -60,9 +60,6 @@ class H2Stream(Connection):
         self.sent = now
         self.session.open_stream(self, data)
 
-    def capture_body(self) -> None:
-        self.capture = True
-
     def restore_parser(self) -> None:
         self.capture = False
 
