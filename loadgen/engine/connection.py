@@ -16,8 +16,6 @@ from httptools import HttpParserError, HttpResponseParser
 from loadgen.engine.recording import Recorder
 from loadgen.workloads.checks import Expectation
 
-TLS_WRITE_LIMIT = 64 * 1024  # asyncio's default high-water mark
-
 
 class Owner(Protocol):
     """What a connection needs from the worker that owns it."""
@@ -59,13 +57,9 @@ class Connection(asyncio.Protocol):
         self.failures += 1
         self.parser = HttpResponseParser(self)
         # Told whenever a write does not fit the socket at once: the server is not reading
-        # fast enough (large uploads). It costs nothing while every write fits. Over TLS a
-        # write waits in the TLS layer's buffer until the loop's next turn encrypts it, so a
-        # limit of 0 would call every write blocked (seen: 6,839 of 6,249 requests): there
-        # only what waits beyond TLS_WRITE_LIMIT counts.
-        tls = transport.get_extra_info("ssl_object") is not None
-        transport.set_write_buffer_limits(  # type: ignore[attr-defined]
-            high=TLS_WRITE_LIMIT if tls else 0)
+        # fast enough (large uploads). It costs nothing while every write fits. Over TLS too:
+        # the TLS link encrypts and writes in the same call (engine/tlslink.py).
+        transport.set_write_buffer_limits(high=0)  # type: ignore[attr-defined]
 
     def pause_writing(self) -> None:
         self.blocked = perf_counter_ns()

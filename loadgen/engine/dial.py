@@ -16,6 +16,7 @@ from hdrh.histogram import HdrHistogram
 
 from loadgen.engine.connection import Connection
 from loadgen.engine.h2session import H2Session, H2Stream
+from loadgen.engine.tlslink import TlsLink
 from loadgen.errors import LoadgenError
 from loadgen.results import histogram
 from loadgen.workloads.request import Endpoint
@@ -115,17 +116,18 @@ class Dialer:
                 await loop.sock_connect(sock, self.address)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as for plain TCP
             started = perf_counter_ns()
-            transport, _ = await loop.create_connection(
-                protocol, sock=sock, ssl=self.context, server_hostname=self.endpoint.host,
-                ssl_handshake_timeout=self.timeout_s)
-        except ConnectionAbortedError:  # how uvloop ends a handshake past its time-out
-            sock.close()
-            if perf_counter_ns() - started >= self.timeout_s * 1e9:
-                raise TimeoutError from None
-            raise
+            shaken: asyncio.Future[None] = loop.create_future()
+            link = TlsLink(protocol(), self.context, self.endpoint.host, shaken)
+            await loop.create_connection(lambda: link, sock=sock)
         except BaseException:
             sock.close()
             raise
+        try:
+            await asyncio.wait_for(shaken, self.timeout_s)
+        except BaseException:
+            link.abort()
+            raise
+        transport: asyncio.Transport = link
         self.handshakes.record_value(max(1, (perf_counter_ns() - started) // 1000))
         ssl_object = transport.get_extra_info("ssl_object")
         self.resumed += bool(ssl_object is not None and ssl_object.session_reused)
