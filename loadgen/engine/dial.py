@@ -107,7 +107,6 @@ class Dialer:
                     lambda: loop.create_unix_connection(protocol, unix)))[0]
             return (await loop.create_connection(protocol, *self.address))[0]
         sock = socket.socket(self.family, socket.SOCK_STREAM)
-        started = perf_counter_ns()
         try:
             sock.setblocking(False)
             if unix:
@@ -127,11 +126,9 @@ class Dialer:
         except BaseException:
             link.abort()
             raise
-        transport: asyncio.Transport = link
         self.handshakes.record_value(max(1, (perf_counter_ns() - started) // 1000))
-        ssl_object = transport.get_extra_info("ssl_object")
-        self.resumed += bool(ssl_object is not None and ssl_object.session_reused)
-        return transport
+        self.resumed += link.tls.session_reused
+        return link
 
     async def _past_backlog(self, connect: Callable[[], Awaitable[T]]) -> T:
         """`connect()` to a Unix socket, again while the server's listen backlog is full.

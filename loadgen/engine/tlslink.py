@@ -50,7 +50,7 @@ class TlsLink(asyncio.Protocol, asyncio.Transport):
             if not self.done:
                 return
         tls, incoming, inner = self.tls, self.incoming, self.inner
-        while incoming.pending:
+        while True:
             try:
                 plain = tls.read(READ_SIZE)
             except ssl.SSLWantReadError:  # a record not whole yet, or one with no data
@@ -61,7 +61,10 @@ class TlsLink(asyncio.Protocol, asyncio.Transport):
                 return
             if plain:
                 inner.data_received(plain)
-            if self.is_closing():  # the inner side closed the connection
+            # Mostly one record a read: the loop ends here, without a check on the way.
+            if not incoming.pending:
+                break
+            if self.is_closing():  # the inner side closed the connection on that record
                 return
         if self.outgoing.pending:  # what reading called for: a key update's answer
             self._flush()

@@ -77,6 +77,18 @@ def test_reconnects_shake_hands_again_and_resume_only_when_asked(
         assert handshakes.resumed == 0
 
 
+def test_small_writes_over_tls_are_not_called_pushback(tls_server: ServerProcess) -> None:
+    """A write is judged blocked when it does not fit the socket at once, over TLS as over TCP.
+    Small requests to a server that reads them always fit: none may count. Under uvloop's TLS
+    layer, which encrypted each write on the loop's next turn, nearly every one had."""
+    endpoint = tls_server.endpoint
+    result = run_workload(endpoint, UrlWorkload("/plaintext"), PROFILE, PLACEMENT)
+    check = result.check_generator()
+    assert result.valid and result.requests > 0, result.invalid_reasons()
+    assert check.write_blocked == 0
+    assert "server pushback" not in check.causes
+
+
 def _fails_in_one_line(args: list[str], message: str) -> None:
     done = loadgen("run", *args, "-d", "0.5s", "--warmup", "0s", "-c", "2")
     assert done.returncode == 2, done.stdout + done.stderr
